@@ -21,7 +21,7 @@ TORCH_EXTRAS=(ctgan==0.12.1 deepecho==0.8.1 torch==2.15.0)
 want="$( { cat "$REQ"; echo "with_torch=$WITH_TORCH"; } | sha256sum | cut -d' ' -f1)"
 
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
-    echo "bench/.venv is up to date ($("$VENV/bin/python" -c 'import sdv; print("sdv", sdv.__version__)'))"
+    echo "bench/.venv is up to date ($("$VENV/bin/python" -c 'import importlib.metadata as m; print("sdv", m.version("sdv"))'))"
     exit 0
 fi
 

@@ -1,0 +1,160 @@
+//! CSV reading: delimiter detection, BOM handling, null tokens, and errors that name the line.
+
+use std::path::Path;
+
+use doppel_core::{Column, ColumnData, Error, Result, Table};
+
+use crate::{ReadOptions, truncate};
+
+const CANDIDATE_DELIMITERS: &[u8] = b",;\t|";
+
+/// Counts `delimiter` outside double quotes in one line.
+fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
+    let mut in_quotes = false;
+    let mut count = 0;
+    for &byte in line {
+        if byte == b'"' {
+            in_quotes = !in_quotes;
+        } else if byte == delimiter && !in_quotes {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Picks the delimiter that splits the first lines into the same, largest number of fields.
+pub(crate) fn detect_delimiter(bytes: &[u8]) -> u8 {
+    let sample = &bytes[..bytes.len().min(64 * 1024)];
+    let lines: Vec<&[u8]> = sample.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(20).collect();
+    // The last sampled line may be cut off, so it does not vote unless it is the only one.
+    let voting = if lines.len() > 2 { &lines[..lines.len() - 1] } else { &lines[..] };
+    let mut best = (b',', 0usize, false);
+    for &delimiter in CANDIDATE_DELIMITERS {
+        let Some(first) = voting.first() else { break };
+        let header_count = count_outside_quotes(first, delimiter);
+        if header_count == 0 {
+            continue;
+        }
+        let consistent = voting.iter().all(|line| count_outside_quotes(line, delimiter) == header_count);
+        let better = match (consistent, best.2) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => header_count > best.1,
+        };
+        if better {
+            best = (delimiter, header_count, consistent);
+        }
+    }
+    best.0
+}
+
+/// Reads a CSV file with a header row. Empty fields and the configured null tokens become
+/// missing values; every column is text until [`doppel_core::Metadata::detect`] types it.
+pub fn read_csv(path: &Path, options: &ReadOptions) -> Result<Table> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_csv_bytes(&bytes, &path.display().to_string(), options)
+}
+
+pub(crate) fn read_csv_bytes(bytes: &[u8], origin: &str, options: &ReadOptions) -> Result<Table> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::InvalidData(format!("{origin}: the file is empty; expected a header row and data rows")));
+    }
+    let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(bytes));
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut records = reader.byte_records();
+    let header = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => return Err(Error::InvalidData(format!("{origin}: cannot read the header row: {e}"))),
+        None => return Err(Error::InvalidData(format!("{origin}: the file is empty; expected a header row"))),
+    };
+    let mut names = Vec::with_capacity(header.len());
+    for (index, field) in header.iter().enumerate() {
+        let name = std::str::from_utf8(field)
+            .map_err(|_| Error::InvalidData(format!("{origin}: line 1 (the header) is not valid UTF-8")))?
+            .trim()
+            .to_string();
+        if name.is_empty() {
+            return Err(Error::InvalidData(format!(
+                "{origin}: header field {} is empty; expected a name for every column",
+                index + 1
+            )));
+        }
+        names.push(name);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for name in &names {
+        if !seen.insert(name.as_str()) {
+            return Err(Error::InvalidData(format!(
+                "{origin}: column name `{name}` appears more than once in the header; expected unique column names"
+            )));
+        }
+    }
+    let n_columns = names.len();
+    let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); n_columns];
+    for record in records {
+        let record = record.map_err(|e| Error::InvalidData(format!("{origin}: {e}")))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() == 1 && record.get(0).is_some_and(<[u8]>::is_empty) && n_columns > 1 {
+            continue; // a blank line
+        }
+        if record.len() != n_columns {
+            return Err(Error::InvalidData(format!(
+                "{origin}: line {line} has {} fields, expected {n_columns} like the header",
+                record.len()
+            )));
+        }
+        for (column, field) in values.iter_mut().zip(record.iter()) {
+            let text = std::str::from_utf8(field).map_err(|_| {
+                Error::InvalidData(format!(
+                    "{origin}: line {line} is not valid UTF-8 (near `{}`); expected UTF-8 text",
+                    truncate(&String::from_utf8_lossy(field), 40)
+                ))
+            })?;
+            if options.null_values.iter().any(|null| null == text) {
+                column.push(None);
+            } else {
+                column.push(Some(text.to_string()));
+            }
+        }
+    }
+    let columns = names.into_iter().zip(values).map(|(name, v)| Column::new(name, ColumnData::Text(v))).collect();
+    Table::try_new(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_delimiters() {
+        assert_eq!(detect_delimiter(b"a,b,c\n1,2,3\n"), b',');
+        assert_eq!(detect_delimiter(b"a;b;c\n1,5;2;3\n"), b';');
+        assert_eq!(detect_delimiter(b"a\tb\n1\t2\n"), b'\t');
+        assert_eq!(detect_delimiter(b"\"x,y\";b\n\"1,2\";3\n"), b';');
+    }
+
+    #[test]
+    fn reads_nulls_bom_and_quotes() {
+        let table = read_csv_bytes(b"\xEF\xBB\xBFa,b\n1,\"x,y\"\nNA,\n", "t.csv", &ReadOptions::default()).expect("reads");
+        assert_eq!(table.column_names(), vec!["a", "b"]);
+        assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("1".into()), None]));
+        assert_eq!(table.columns()[1].data, ColumnData::Text(vec![Some("x,y".into()), None]));
+    }
+
+    #[test]
+    fn ragged_rows_name_the_line() {
+        let error = read_csv_bytes(b"a,b\n1,2\n3\n", "t.csv", &ReadOptions::default()).expect_err("ragged").to_string();
+        assert_eq!(error, "t.csv: line 3 has 1 fields, expected 2 like the header");
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_line() {
+        let error = read_csv_bytes(b"a,b\n1,2\n3,\xff\xfe\n", "t.csv", &ReadOptions::default()).expect_err("utf8").to_string();
+        assert!(error.starts_with("t.csv: line 3 is not valid UTF-8"), "{error}");
+    }
+}
