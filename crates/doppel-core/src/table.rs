@@ -150,6 +150,9 @@ pub enum TextFormat {
     Temporal {
         /// The `strftime`-style pattern, for example `%Y-%m-%dT%H:%M:%SZ`.
         pattern: String,
+        /// The UTC offset to render instants in, for patterns with `%z`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset_seconds: Option<i32>,
     },
     /// Booleans written with the source's tokens.
     Boolean {

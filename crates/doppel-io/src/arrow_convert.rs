@@ -151,7 +151,7 @@ fn arrow_cast_to_string(array: &dyn Array) -> Option<Vec<Option<String>>> {
 
 /// Whether a column's text format says it carries a UTC instant.
 fn is_utc(format: &TextFormat) -> bool {
-    matches!(format, TextFormat::Temporal { pattern } if pattern.ends_with('Z') || pattern.contains("%z") || pattern.contains("%:z"))
+    matches!(format, TextFormat::Temporal { pattern, .. } if pattern.ends_with('Z') || pattern.contains("%z") || pattern.contains("%:z"))
 }
 
 /// The Arrow schema for a table (used by the Parquet writer).

@@ -163,7 +163,7 @@ pub(crate) fn write_text(out: &mut String, data: &ColumnData, format: &TextForma
         ColumnData::Date(v) => v[row]
             .map(|days| {
                 let pattern = match format {
-                    TextFormat::Temporal { pattern } => pattern.as_str(),
+                    TextFormat::Temporal { pattern, .. } => pattern.as_str(),
                     _ => temporal::ISO_DATE,
                 };
                 out.push_str(&temporal::format_date(days, pattern));
@@ -171,11 +171,11 @@ pub(crate) fn write_text(out: &mut String, data: &ColumnData, format: &TextForma
             .is_some(),
         ColumnData::DateTime(v) => v[row]
             .map(|micros| {
-                let pattern = match format {
-                    TextFormat::Temporal { pattern } => pattern.as_str(),
-                    _ => temporal::ISO_DATETIME,
+                let (pattern, offset) = match format {
+                    TextFormat::Temporal { pattern, offset_seconds } => (pattern.as_str(), *offset_seconds),
+                    _ => (temporal::ISO_DATETIME, None),
                 };
-                out.push_str(&temporal::format_datetime(micros, pattern, None));
+                out.push_str(&temporal::format_datetime(micros, pattern, offset));
             })
             .is_some(),
     }

@@ -1,0 +1,169 @@
+//! Categories (and booleans): a frequency table with rare categories left out, laid out as
+//! intervals of (0, 1) so that a uniform score picks a category.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use doppel_core::{Column, ColumnData, ColumnKind, Error, Result, Storage, TextFormat, Warning};
+
+use crate::values::{check_label, label_values};
+use crate::{EncodedColumn, FitSettings};
+
+/// The fitted state of a categorical or boolean column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalState {
+    /// The column's name.
+    pub column: String,
+    /// How values are written back.
+    pub storage: Storage,
+    /// For booleans, the tokens `(true, false)` of text sources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boolean_tokens: Option<(String, String)>,
+    /// The categories, most frequent first; `None` stands for a missing value.
+    pub categories: Vec<Option<String>>,
+    /// The upper end of each category's interval of (0, 1): cumulative shares.
+    pub cumulative: Vec<f64>,
+    /// Categories left out as rare, and the share of rows they held (reported, not sampled).
+    pub protected_share: f64,
+}
+
+impl CategoricalState {
+    pub(crate) fn fit(column: &Column, kind: &ColumnKind, settings: &FitSettings, warnings: &mut Vec<Warning>) -> Result<Self> {
+        let labels = label_values(&column.name, &column.data, kind)?;
+        let (storage, boolean_tokens) = match kind {
+            ColumnKind::Categorical { storage } => (*storage, None),
+            ColumnKind::Boolean { true_token, false_token, storage } => {
+                let storage = if *storage == Storage::Text { Storage::Boolean } else { *storage };
+                (storage, Some((true_token.clone(), false_token.clone())))
+            }
+            _ => unreachable!("invariant: only categorical kinds reach CategoricalState::fit"),
+        };
+        let mut counts: HashMap<Option<&str>, usize> = HashMap::new();
+        for label in &labels {
+            *counts.entry(label.as_deref()).or_default() += 1;
+        }
+        let mut entries: Vec<(Option<&str>, usize)> = counts.into_iter().collect();
+        entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let total = labels.len();
+        let mut kept = Vec::new();
+        let mut protected_rows = 0usize;
+        let mut protected_categories = 0usize;
+        for (label, count) in entries {
+            // Missing is not a value of anybody's, so it is never protected.
+            if label.is_some() && count < settings.min_category_count {
+                protected_rows += count;
+                protected_categories += 1;
+            } else {
+                kept.push((label, count));
+            }
+        }
+        if protected_categories > 0 {
+            warnings.push(Warning::column(
+                &column.name,
+                format!(
+                    "{protected_categories} rare categories (fewer than {} rows each, {:.2}% of rows) were left out of the model",
+                    settings.min_category_count,
+                    100.0 * protected_rows as f64 / total.max(1) as f64
+                ),
+            ));
+        }
+        if kept.is_empty() {
+            return Err(Error::InvalidData(format!(
+                "column `{}`: every category appears fewer than {} times, so none can be kept; \
+                 mark the column `text` or `identifier` in the metadata, or lower `--min-category-count`",
+                column.name, settings.min_category_count
+            )));
+        }
+        if kept.len() == 1 {
+            let message = if kept[0].0.is_none() { "every value is missing; the output column will be empty" } else { "the column is constant; it is reproduced as such" };
+            warnings.push(Warning::column(&column.name, message));
+        }
+        for (label, _) in &kept {
+            if let Some(label) = label {
+                check_label(&column.name, label, storage)?;
+            }
+        }
+        let kept_total: usize = kept.iter().map(|(_, c)| c).sum();
+        let mut cumulative = Vec::with_capacity(kept.len());
+        let mut running = 0usize;
+        for (_, count) in &kept {
+            running += count;
+            cumulative.push(running as f64 / kept_total as f64);
+        }
+        if let Some(last) = cumulative.last_mut() {
+            *last = 1.0;
+        }
+        Ok(CategoricalState {
+            column: column.name.clone(),
+            storage,
+            boolean_tokens,
+            categories: kept.into_iter().map(|(label, _)| label.map(str::to_string)).collect(),
+            cumulative,
+            protected_share: protected_rows as f64 / total.max(1) as f64,
+        })
+    }
+
+    pub(crate) fn output_columns(&self) -> Vec<EncodedColumn> {
+        vec![EncodedColumn { name: format!("{}.value", self.column), discrete: true }]
+    }
+
+    fn kind_for_parsing(&self) -> ColumnKind {
+        match &self.boolean_tokens {
+            Some((true_token, false_token)) => ColumnKind::Boolean { true_token: true_token.clone(), false_token: false_token.clone(), storage: self.storage },
+            None => ColumnKind::Categorical { storage: self.storage },
+        }
+    }
+
+    pub(crate) fn transform(&self, data: &ColumnData) -> Result<Vec<Vec<Option<f64>>>> {
+        let labels = label_values(&self.column, data, &self.kind_for_parsing())?;
+        let index: HashMap<Option<&str>, usize> = self.categories.iter().enumerate().map(|(i, c)| (c.as_deref(), i)).collect();
+        let scores = labels
+            .iter()
+            .map(|label| {
+                index.get(&label.as_deref()).map(|&i| {
+                    let low = if i == 0 { 0.0 } else { self.cumulative[i - 1] };
+                    (low + self.cumulative[i]) / 2.0
+                })
+            })
+            .collect();
+        Ok(vec![scores])
+    }
+
+    /// The category index for a uniform score.
+    pub fn index_of(&self, u: f64) -> usize {
+        self.cumulative.partition_point(|&c| c < u).min(self.categories.len() - 1)
+    }
+
+    pub(crate) fn reverse_transform(&self, encoded: &[&[f64]]) -> Column {
+        let codes: Vec<usize> = encoded[0].iter().map(|&u| self.index_of(u)).collect();
+        let name = self.column.clone();
+        match self.storage {
+            Storage::Integer => Column::new(
+                name,
+                ColumnData::Int(codes.iter().map(|&i| self.categories[i].as_deref().and_then(|l| l.parse().ok())).collect()),
+            ),
+            Storage::Float => Column::new(
+                name,
+                ColumnData::Float(codes.iter().map(|&i| self.categories[i].as_deref().and_then(|l| l.parse().ok())).collect()),
+            ),
+            Storage::Boolean => {
+                let column = Column::new(
+                    name,
+                    ColumnData::Bool(codes.iter().map(|&i| self.categories[i].as_deref().map(|l| l == "true")).collect()),
+                );
+                match &self.boolean_tokens {
+                    Some((true_token, false_token)) => column.with_format(TextFormat::Boolean { true_token: true_token.clone(), false_token: false_token.clone() }),
+                    None => column,
+                }
+            }
+            _ => {
+                let labels: Vec<String> = self.categories.iter().map(|c| c.clone().unwrap_or_default()).collect();
+                let categories: Arc<[String]> = labels.into();
+                let codes = codes.iter().map(|&i| self.categories[i].as_ref().map(|_| i as u32)).collect();
+                Column::new(name, ColumnData::Category(categories, codes))
+            }
+        }
+    }
+}

@@ -1,0 +1,465 @@
+//! Columns that are generated rather than modelled: identifiers (fresh keys in the source's
+//! format), free text (placeholder words, so no real value is emitted) and personal data (fake
+//! names, emails and phone numbers). None of them stores a training value.
+
+use std::collections::HashMap;
+
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+
+use doppel_core::rng::mix64;
+use doppel_core::{Column, ColumnData, Error, PiiKind, Result, SeededRng, Storage, Warning};
+
+/// What one position of a patterned identifier may hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "class", content = "chars", rename_all = "snake_case")]
+pub enum CharClass {
+    /// The same character in every value.
+    Literal(char),
+    /// `0-9`.
+    Digit,
+    /// `0-9a-f`.
+    HexLower,
+    /// `0-9A-F`.
+    HexUpper,
+    /// `A-Z`.
+    Upper,
+    /// `a-z`.
+    Lower,
+    /// `0-9A-Z`.
+    AlnumUpper,
+    /// `0-9a-z`.
+    AlnumLower,
+    /// `0-9A-Za-z`.
+    Alnum,
+    /// Characters that no training key has at this position, so that generated keys can never
+    /// equal a real one.
+    Unused(String),
+}
+
+const DIGITS: &str = "0123456789";
+const HEX_LOWER: &str = "0123456789abcdef";
+const HEX_UPPER: &str = "0123456789ABCDEF";
+const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+const ALNUM_UPPER: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const ALNUM_LOWER: &str = "0123456789abcdefghijklmnopqrstuvwxyz";
+const ALNUM: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+impl CharClass {
+    fn alphabet(&self) -> &str {
+        match self {
+            CharClass::Literal(_) => "",
+            CharClass::Unused(chars) => chars,
+            CharClass::Digit => DIGITS,
+            CharClass::HexLower => HEX_LOWER,
+            CharClass::HexUpper => HEX_UPPER,
+            CharClass::Upper => UPPER,
+            CharClass::Lower => LOWER,
+            CharClass::AlnumUpper => ALNUM_UPPER,
+            CharClass::AlnumLower => ALNUM_LOWER,
+            CharClass::Alnum => ALNUM,
+        }
+    }
+
+    fn size(&self) -> u128 {
+        match self {
+            CharClass::Literal(_) => 1,
+            other => other.alphabet().len() as u128,
+        }
+    }
+
+    fn of(chars: &[char]) -> CharClass {
+        if let Some(&first) = chars.first()
+            && chars.iter().all(|&c| c == first)
+            && chars.len() > 1
+        {
+            return CharClass::Literal(first);
+        }
+        let all = |alphabet: &str| chars.iter().all(|c| alphabet.contains(*c));
+        for class in [CharClass::Digit, CharClass::HexLower, CharClass::HexUpper, CharClass::Upper, CharClass::Lower, CharClass::AlnumUpper, CharClass::AlnumLower] {
+            if all(class.alphabet()) {
+                return class;
+            }
+        }
+        CharClass::Alnum
+    }
+}
+
+/// The fitted state of an identifier column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "format", rename_all = "snake_case")]
+pub enum IdentifierState {
+    /// Whole numbers counted up from `start`, a round number above every training key, so no
+    /// generated key equals a real one.
+    Integer {
+        /// The column's name.
+        column: String,
+        /// The first key.
+        start: i64,
+        /// The share of missing values.
+        missing_share: f64,
+    },
+    /// Keys built position by position from character classes learned from the source; row
+    /// numbers are spread over the key space by a keyed bijection, so keys never repeat.
+    Pattern {
+        /// The column's name.
+        column: String,
+        /// What each position may hold.
+        classes: Vec<CharClass>,
+        /// The key of the bijection.
+        key: u64,
+        /// The share of missing values.
+        missing_share: f64,
+    },
+}
+
+fn missing_share_of(data: &ColumnData) -> f64 {
+    data.null_count() as f64 / data.len().max(1) as f64
+}
+
+impl IdentifierState {
+    pub(crate) fn fit(column: &Column, storage: Storage, warnings: &mut Vec<Warning>) -> Result<Self> {
+        let missing_share = missing_share_of(&column.data);
+        if storage == Storage::Integer || matches!(column.data, ColumnData::Int(_)) {
+            let mut max = i64::MIN;
+            for row in 0..column.data.len() {
+                if let Some(text) = column.data.text_at(row) {
+                    let value: i64 = text.parse().map_err(|_| {
+                        Error::InvalidData(format!("column `{}`, row {}: `{text}` is not an integer key", column.name, row + 1))
+                    })?;
+                    max = max.max(value);
+                }
+            }
+            let start = if max < 1 {
+                1
+            } else {
+                let magnitude = 10i64.saturating_pow(max.ilog10());
+                (max / magnitude + 1).saturating_mul(magnitude)
+            };
+            return Ok(IdentifierState::Integer { column: column.name.clone(), start, missing_share });
+        }
+        let texts: Vec<Vec<char>> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).map(|t| t.chars().collect()).collect();
+        let mut lengths: HashMap<usize, usize> = HashMap::new();
+        for text in &texts {
+            *lengths.entry(text.len()).or_default() += 1;
+        }
+        let length = lengths.into_iter().max_by_key(|(len, count)| (*count, *len)).map_or(8, |(len, _)| len.max(1));
+        let same_length: Vec<&Vec<char>> = texts.iter().filter(|t| t.len() == length).collect();
+        let mut classes: Vec<CharClass> = (0..length)
+            .map(|position| {
+                let chars: Vec<char> = same_length.iter().map(|t| t[position]).collect();
+                match CharClass::of(&chars) {
+                    CharClass::Literal(c) if !c.is_ascii_alphanumeric() || same_length.len() >= 5 => CharClass::Literal(c),
+                    CharClass::Literal(c) if c.is_ascii_digit() => CharClass::Digit,
+                    CharClass::Literal(_) => CharClass::Alnum,
+                    other => other,
+                }
+            })
+            .collect();
+        // Restrict one position to characters no training key has there: then no generated key
+        // can equal a real one. Prefer the leftmost position that leaves most room.
+        let restricted = (0..length).find_map(|position| {
+            let alphabet = classes[position].alphabet().to_string();
+            if alphabet.is_empty() {
+                return None;
+            }
+            let used: std::collections::HashSet<char> = same_length.iter().map(|t| t[position]).collect();
+            let unused: String = alphabet.chars().filter(|c| !used.contains(c)).collect();
+            (unused.len() * 4 >= alphabet.len()).then_some((position, unused))
+        });
+        match restricted {
+            Some((position, unused)) => classes[position] = CharClass::Unused(unused),
+            None => warnings.push(Warning::column(
+                &column.name,
+                "the key format leaves no room to keep generated keys apart from real ones; they are unique but may coincide with real keys by chance",
+            )),
+        }
+        let space: f64 = classes.iter().map(|c| c.size() as f64).product();
+        if space < 10.0 * texts.len() as f64 {
+            warnings.push(Warning::column(
+                &column.name,
+                format!("the key format allows only about {space:.0} distinct keys; large samples may repeat keys"),
+            ));
+        }
+        let key = crate::stable_hash(&column.name);
+        Ok(IdentifierState::Pattern { column: column.name.clone(), classes, key, missing_share })
+    }
+
+    pub(crate) fn column(&self) -> &str {
+        match self {
+            IdentifierState::Integer { column, .. } | IdentifierState::Pattern { column, .. } => column,
+        }
+    }
+
+    pub(crate) fn generate(&self, first_row: u64, n_rows: usize, rng: &mut SeededRng) -> Column {
+        match self {
+            IdentifierState::Integer { column, start, missing_share } => {
+                let values = (0..n_rows)
+                    .map(|i| {
+                        let missing = *missing_share > 0.0 && rng.random::<f64>() < *missing_share;
+                        (!missing).then(|| start.saturating_add((first_row + i as u64) as i64))
+                    })
+                    .collect();
+                Column::new(column.clone(), ColumnData::Int(values))
+            }
+            IdentifierState::Pattern { column, classes, key, missing_share } => {
+                let space: u128 = classes.iter().fold(1u128, |acc, c| acc.saturating_mul(c.size()));
+                let multiplier = coprime_multiplier(space, *key);
+                let offset = u128::from(mix64(*key, 1)) % space.max(1);
+                let values = (0..n_rows)
+                    .map(|i| {
+                        let missing = *missing_share > 0.0 && rng.random::<f64>() < *missing_share;
+                        if missing {
+                            return None;
+                        }
+                        let index = u128::from(first_row + i as u64);
+                        let mut code = (index.wrapping_mul(multiplier).wrapping_add(offset)) % space.max(1);
+                        let mut out = String::with_capacity(classes.len());
+                        for class in classes.iter().rev() {
+                            match class {
+                                CharClass::Literal(c) => out.push(*c),
+                                other => {
+                                    let alphabet = other.alphabet().as_bytes();
+                                    let size = alphabet.len() as u128;
+                                    out.push(alphabet[(code % size) as usize] as char);
+                                    code /= size;
+                                }
+                            }
+                        }
+                        Some(out.chars().rev().collect())
+                    })
+                    .collect();
+                Column::new(column.clone(), ColumnData::Text(values))
+            }
+        }
+    }
+}
+
+/// A multiplier coprime with `space`, so that `i -> (i * m + b) mod space` is a bijection.
+fn coprime_multiplier(space: u128, key: u64) -> u128 {
+    if space <= 1 {
+        return 1;
+    }
+    let mut candidate = (u128::from(mix64(key, 7)) % space) | 1;
+    loop {
+        if gcd(candidate, space) == 1 {
+            return candidate;
+        }
+        candidate = (candidate + 2) % space;
+        if candidate == 0 {
+            candidate = 1;
+        }
+    }
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+const LOREM: &[&str] = &[
+    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
+    "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "enim", "ad", "minim", "veniam", "quis",
+    "nostrud", "exercitation", "ullamco", "laboris", "nisi", "aliquip", "ex", "ea", "commodo", "consequat", "duis",
+    "aute", "irure", "in", "reprehenderit", "voluptate", "velit", "esse", "cillum", "fugiat", "nulla", "pariatur",
+    "excepteur", "sint", "occaecat", "cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia", "deserunt",
+    "mollit", "anim", "id", "est", "laborum",
+];
+
+/// The fitted state of a free-text column: only the distribution of word counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FreeTextState {
+    /// The column's name.
+    pub column: String,
+    /// The share of missing values.
+    pub missing_share: f64,
+    /// Word counts and their cumulative shares (buckets held by fewer than the protection
+    /// threshold of rows are merged into their neighbours).
+    pub word_counts: Vec<(u32, f64)>,
+}
+
+impl FreeTextState {
+    pub(crate) fn fit(column: &Column, min_count: usize, warnings: &mut Vec<Warning>) -> Self {
+        let mut counts: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+        for row in 0..column.data.len() {
+            if let Some(text) = column.data.text_at(row) {
+                let words = text.split_whitespace().count().clamp(1, 1000) as u32;
+                *counts.entry(words).or_default() += 1;
+            }
+        }
+        // Merge small buckets upwards so that every published word count stands for
+        // `min_count` rows or more.
+        let mut merged: Vec<(u32, usize)> = Vec::new();
+        let mut pending = 0usize;
+        let mut pending_words = 0u64;
+        for (words, count) in counts {
+            pending += count;
+            pending_words += u64::from(words) * count as u64;
+            if pending >= min_count {
+                merged.push(((pending_words / pending as u64) as u32, pending));
+                pending = 0;
+                pending_words = 0;
+            }
+        }
+        if pending > 0 {
+            match merged.last_mut() {
+                Some(last) => last.1 += pending,
+                None => merged.push(((pending_words / pending as u64).max(1) as u32, pending)),
+            }
+        }
+        let total: usize = merged.iter().map(|(_, c)| c).sum();
+        let mut running = 0usize;
+        let word_counts = merged
+            .into_iter()
+            .map(|(words, count)| {
+                running += count;
+                (words.max(1), running as f64 / total.max(1) as f64)
+            })
+            .collect();
+        warnings.push(Warning::column(
+            &column.name,
+            "free text is not modelled yet; it is generated as placeholder words with the source's lengths, so no real value is emitted",
+        ));
+        FreeTextState { column: column.name.clone(), missing_share: missing_share_of(&column.data), word_counts }
+    }
+
+    pub(crate) fn generate(&self, n_rows: usize, rng: &mut SeededRng) -> Column {
+        let values = (0..n_rows)
+            .map(|_| {
+                if self.missing_share > 0.0 && rng.random::<f64>() < self.missing_share {
+                    return None;
+                }
+                let u: f64 = rng.random();
+                let words = self.word_counts.iter().find(|(_, c)| u <= *c).or(self.word_counts.last()).map_or(3, |(w, _)| *w);
+                let mut text = String::new();
+                for i in 0..words {
+                    if i > 0 {
+                        text.push(' ');
+                    }
+                    text.push_str(LOREM[rng.random_range(0..LOREM.len())]);
+                }
+                Some(text)
+            })
+            .collect();
+        Column::new(self.column.clone(), ColumnData::Text(values))
+    }
+}
+
+const FIRST_NAMES: &[&str] = &[
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William",
+    "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Christopher", "Lisa",
+    "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret", "Donald", "Ashley", "Steven",
+    "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda",
+    "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie", "Ronald", "Rebecca", "Jason", "Laura", "Edward",
+    "Helen", "Jeffrey", "Sharon", "Ryan", "Cynthia", "Jacob", "Kathleen", "Gary", "Amy", "Nicholas", "Angela",
+    "Eric", "Shirley", "Jonathan", "Brenda", "Stephen", "Emma", "Larry", "Anna", "Justin", "Pamela", "Scott",
+    "Nicole", "Brandon", "Samantha", "Benjamin", "Katherine", "Samuel", "Christine", "Gregory", "Debra", "Alexander",
+    "Rachel", "Patrick", "Carolyn", "Frank", "Janet", "Raymond", "Maria", "Jack", "Olivia", "Dennis", "Heather",
+    "Jerry", "Diane",
+];
+
+const LAST_NAMES: &[&str] = &[
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
+    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
+    "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young",
+    "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker",
+    "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez", "Phillips", "Evans", "Turner", "Diaz",
+    "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers",
+    "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim",
+    "Cox", "Ward", "Richardson", "Watson", "Brooks", "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza",
+    "Ruiz", "Hughes", "Price", "Alvarez", "Castillo", "Sanders", "Patel", "Myers", "Long", "Ross", "Foster",
+    "Jimenez",
+];
+
+/// How the source wrote names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Casing {
+    /// `mary`.
+    Lower,
+    /// `MARY`.
+    Upper,
+    /// `Mary`.
+    Title,
+}
+
+/// The fitted state of a personal-data column: only the kind, the casing, the missing share and
+/// (for phone numbers) the most common digit layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FakeState {
+    /// The column's name.
+    pub column: String,
+    /// What kind of personal data.
+    pub kind: PiiKind,
+    /// The share of missing values.
+    pub missing_share: f64,
+    /// How names are written.
+    pub casing: Casing,
+    /// For phone numbers: the layout, `#` standing for a digit (`(###) ###-####`).
+    pub layout: String,
+}
+
+impl FakeState {
+    pub(crate) fn fit(column: &Column, kind: PiiKind, min_count: usize, warnings: &mut Vec<Warning>) -> Self {
+        let texts: Vec<String> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
+        let lower = texts.iter().filter(|t| *t == &t.to_lowercase()).count();
+        let upper = texts.iter().filter(|t| *t == &t.to_uppercase()).count();
+        let casing = if lower * 2 > texts.len() {
+            Casing::Lower
+        } else if upper * 2 > texts.len() {
+            Casing::Upper
+        } else {
+            Casing::Title
+        };
+        let mut layouts: HashMap<String, usize> = HashMap::new();
+        if kind == PiiKind::Phone {
+            for text in &texts {
+                let layout: String = text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
+                *layouts.entry(layout).or_default() += 1;
+            }
+        }
+        let layout = layouts
+            .into_iter()
+            .filter(|(_, count)| *count >= min_count)
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .map_or_else(|| "###-###-####".to_string(), |(layout, _)| layout);
+        warnings.push(Warning::column(&column.name, "personal data: replaced by fake values, none taken from the data"));
+        FakeState { column: column.name.clone(), kind, missing_share: missing_share_of(&column.data), casing, layout }
+    }
+
+    fn cased(&self, text: &str) -> String {
+        match self.casing {
+            Casing::Lower => text.to_lowercase(),
+            Casing::Upper => text.to_uppercase(),
+            Casing::Title => text.to_string(),
+        }
+    }
+
+    pub(crate) fn generate(&self, n_rows: usize, rng: &mut SeededRng) -> Column {
+        let values = (0..n_rows)
+            .map(|_| {
+                if self.missing_share > 0.0 && rng.random::<f64>() < self.missing_share {
+                    return None;
+                }
+                let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
+                let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
+                Some(match self.kind {
+                    PiiKind::FirstName => self.cased(first),
+                    PiiKind::LastName => self.cased(last),
+                    PiiKind::PersonName => self.cased(&format!("{first} {last}")),
+                    PiiKind::Email => {
+                        let domain = ["example.com", "example.org", "example.net"][rng.random_range(0..3)];
+                        format!("{}.{}{}@{domain}", first.to_lowercase(), last.to_lowercase(), rng.random_range(1..100))
+                    }
+                    PiiKind::Phone => self.layout.chars().map(|c| if c == '#' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect(),
+                })
+            })
+            .collect();
+        Column::new(self.column.clone(), ColumnData::Text(values))
+    }
+}
+
