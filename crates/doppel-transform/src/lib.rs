@@ -41,7 +41,7 @@ pub use generated::{FakeState, FreeTextState, IdentifierState};
 pub use numeric::NumericState;
 
 /// Settings shared by every transform.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FitSettings {
     /// The fewest training rows that a stored value (a category, a CDF point) may stand for;
     /// rarer values are left out of the model.

@@ -1,0 +1,89 @@
+//! doppel's engines, the model file and sampling.
+//!
+//! An engine's configuration (such as [`GaussianCopula`]) fits on a table and returns a new,
+//! fitted model; there is no half-fitted state. A [`ModelFile`] wraps the fitted model with the
+//! metadata, the fit settings and provenance in one versioned, self-describing JSON document that
+//! holds aggregates and learned parameters only. [`sample`] draws rows from it in fixed blocks
+//! of [`BLOCK_ROWS`] rows, each with its own random stream, so output is byte-identical whatever
+//! the number of threads, and shards of one seeded stream concatenate to the unsharded output.
+//!
+//! ```
+//! use doppel_core::{Column, ColumnData, Metadata, Table};
+//! use doppel_synth::{Engine, FitOptions, ModelFile, SampleOptions, sample};
+//!
+//! let ages: Vec<Option<String>> = (0..200).map(|i| Some((20 + i % 50).to_string())).collect();
+//! let table = Table::try_new(vec![Column::new("age", ColumnData::Text(ages))])?;
+//! let (metadata, _) = Metadata::detect(&table);
+//! let model = ModelFile::fit(&table, metadata, &FitOptions::new(Engine::Copula), &mut |_| {})?;
+//! let mut rows = 0;
+//! sample(&model, &SampleOptions::new(100, 7), &mut |batch| { rows += batch.n_rows(); Ok(()) }, &|_| {})?;
+//! assert_eq!(rows, 100);
+//! # Ok::<(), doppel_core::Error>(())
+//! ```
+
+pub mod copula;
+pub mod normal;
+mod model_file;
+mod sampler;
+
+pub use copula::{GaussianCopula, GaussianCopulaModel};
+pub use model_file::{EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile};
+pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample};
+
+use doppel_core::Warning;
+use serde::{Deserialize, Serialize};
+
+/// The engines doppel offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    /// The fast statistical engine: a Gaussian copula with empirical marginals.
+    Copula,
+}
+
+impl Engine {
+    /// The engine's name as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Copula => "copula",
+        }
+    }
+}
+
+/// The stages of fitting, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FitStage {
+    /// Fitting the column transforms.
+    Transforms,
+    /// Estimating correlations.
+    Correlations,
+}
+
+/// A progress report: `done` of `total` steps of a stage.
+#[derive(Debug, Clone, Copy)]
+pub struct FitProgress {
+    /// The stage.
+    pub stage: FitStage,
+    /// Steps done.
+    pub done: usize,
+    /// Steps in all.
+    pub total: usize,
+}
+
+/// What fitting carries besides the data: a progress callback and the warnings collected.
+pub struct FitContext<'a> {
+    progress: &'a mut dyn FnMut(FitProgress),
+    /// Non-fatal findings.
+    pub warnings: Vec<Warning>,
+}
+
+impl<'a> FitContext<'a> {
+    /// A context reporting progress to `progress`.
+    pub fn new(progress: &'a mut dyn FnMut(FitProgress)) -> Self {
+        FitContext { progress, warnings: Vec::new() }
+    }
+
+    pub(crate) fn report(&mut self, stage: FitStage, done: usize, total: usize) {
+        (self.progress)(FitProgress { stage, done, total });
+    }
+}

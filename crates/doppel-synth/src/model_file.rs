@@ -1,0 +1,214 @@
+//! The model file: one versioned JSON document.
+//!
+//! ```text
+//! { "format": "doppel.model", "format_version": 1, "doppel_version": "0.1.0",
+//!   "engine": "copula", "metadata": {...}, "fit": {...}, "model": {"type": "gaussian_copula", ...},
+//!   "checksum": "sha256:..." }
+//! ```
+//!
+//! The checksum covers everything else, so a corrupt or edited file is caught on load. A file
+//! with a newer `format_version` is refused with a clear message; older versions will load
+//! through explicit migrations, each tested on a golden file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use doppel_core::{Error, Metadata, Result, Table, Warning};
+use doppel_transform::FitSettings;
+
+use crate::copula::{GaussianCopula, GaussianCopulaModel};
+use crate::{Engine, FitContext, FitProgress};
+
+/// The format tag of model files.
+pub const MODEL_FORMAT: &str = "doppel.model";
+/// The model-file version this build writes (and the newest it reads).
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// A fitted engine. Serialised with a `type` tag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineModel {
+    /// The `copula` engine.
+    GaussianCopula(GaussianCopulaModel),
+}
+
+/// How a model was fitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitOptions {
+    /// The engine.
+    pub engine: Engine,
+    /// The seed recorded in the model, used by `sample` when no seed is given.
+    pub seed: u64,
+    /// Transform settings (value protection, marginal resolution).
+    pub transform: FitSettings,
+}
+
+impl FitOptions {
+    /// Default options for `engine`.
+    pub fn new(engine: Engine) -> Self {
+        FitOptions { engine, seed: 0, transform: FitSettings::default() }
+    }
+}
+
+/// Facts about the fit, kept for provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitInfo {
+    /// The options used.
+    pub options: FitOptions,
+    /// Training rows.
+    pub training_rows: u64,
+    /// A fingerprint of the training data (set by the caller, for example the SHA-256 of the
+    /// file), or `None`.
+    pub training_fingerprint: Option<String>,
+    /// Warnings raised while fitting.
+    pub warnings: Vec<Warning>,
+    /// Seconds spent fitting.
+    pub fit_seconds: f64,
+}
+
+/// Everything in a model file but the checksum, in the order it is written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Payload {
+    format: String,
+    format_version: u32,
+    doppel_version: String,
+    engine: Engine,
+    metadata: Metadata,
+    fit: FitInfo,
+    model: EngineModel,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    #[serde(flatten)]
+    payload: Payload,
+    checksum: String,
+}
+
+/// A fitted model with its metadata and provenance: what `doppel fit` writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFile {
+    /// The version of doppel that wrote the model.
+    pub doppel_version: String,
+    /// The table's metadata.
+    pub metadata: Metadata,
+    /// How the model was fitted.
+    pub fit: FitInfo,
+    /// The fitted engine.
+    pub model: EngineModel,
+}
+
+fn checksum_of(payload_json: &str) -> String {
+    let digest = Sha256::digest(payload_json.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+impl ModelFile {
+    /// Fits `options.engine` on `table`.
+    pub fn fit(table: &Table, metadata: Metadata, options: &FitOptions, progress: &mut dyn FnMut(FitProgress)) -> Result<Self> {
+        let started = std::time::Instant::now();
+        metadata.check_against(table, "the data")?;
+        if table.n_rows() < 2 {
+            return Err(Error::InvalidData(format!(
+                "the data has {} row; expected at least 2 rows to learn from (a model of one row could only copy it)",
+                table.n_rows()
+            )));
+        }
+        let mut context = FitContext::new(progress);
+        let model = match options.engine {
+            Engine::Copula => {
+                let engine = GaussianCopula { transform: options.transform.clone() };
+                EngineModel::GaussianCopula(engine.fit(table, &metadata, &mut context)?)
+            }
+        };
+        Ok(ModelFile {
+            doppel_version: env!("CARGO_PKG_VERSION").to_string(),
+            metadata,
+            fit: FitInfo {
+                options: options.clone(),
+                training_rows: table.n_rows() as u64,
+                training_fingerprint: None,
+                warnings: context.warnings,
+                fit_seconds: started.elapsed().as_secs_f64(),
+            },
+            model,
+        })
+    }
+
+    /// The engine that made the model.
+    pub fn engine(&self) -> Engine {
+        match self.model {
+            EngineModel::GaussianCopula(_) => Engine::Copula,
+        }
+    }
+
+    fn payload(&self) -> Payload {
+        Payload {
+            format: MODEL_FORMAT.to_string(),
+            format_version: MODEL_FORMAT_VERSION,
+            doppel_version: self.doppel_version.clone(),
+            engine: self.engine(),
+            metadata: self.metadata.clone(),
+            fit: self.fit.clone(),
+            model: self.model.clone(),
+        }
+    }
+
+    /// The model file's text.
+    pub fn to_json(&self) -> String {
+        let payload = self.payload();
+        let payload_json = serde_json::to_string(&payload).expect("invariant: the model serialises");
+        let checksum = checksum_of(&payload_json);
+        let mut text = serde_json::to_string(&Envelope { payload, checksum }).expect("invariant: the model serialises");
+        text.push('\n');
+        text
+    }
+
+    /// Parses a model file's text; `origin` names the file in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Self> {
+        let corrupt = |detail: String| {
+            Error::Format(format!("{origin}: not a valid doppel model file ({detail}); it may be corrupt or truncated"))
+        };
+        if text.trim().is_empty() {
+            return Err(corrupt("the file is empty".into()));
+        }
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
+        let format = value.get("format").and_then(|v| v.as_str()).unwrap_or_default();
+        if format != MODEL_FORMAT {
+            return Err(Error::Format(format!("{origin}: not a doppel model file (expected `\"format\": \"{MODEL_FORMAT}\"`)")));
+        }
+        let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
+        let written_by = value.get("doppel_version").and_then(|v| v.as_str()).unwrap_or("an unknown version");
+        if version > u64::from(MODEL_FORMAT_VERSION) {
+            return Err(Error::Format(format!(
+                "{origin}: the model was written by doppel {written_by} in model format {version}; this doppel {} reads formats up to {MODEL_FORMAT_VERSION}\n\nhint: upgrade doppel to load it",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if version == 0 {
+            return Err(corrupt("no `format_version`".into()));
+        }
+        let envelope: Envelope = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        let payload_json = serde_json::to_string(&envelope.payload).expect("invariant: the model serialises");
+        if checksum_of(&payload_json) != envelope.checksum {
+            return Err(corrupt("the checksum does not match the content".into()));
+        }
+        let payload = envelope.payload;
+        Ok(ModelFile { doppel_version: payload.doppel_version, metadata: payload.metadata, fit: payload.fit, model: payload.model })
+    }
+
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.exists() {
+            return Err(Error::InvalidData(format!("{}: no such file", path.display())));
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            Error::Format(format!("{}: not a valid doppel model file (not UTF-8 text); it may be corrupt", path.display()))
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+}
