@@ -1,0 +1,160 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// doppel: synthetic data that keeps the patterns of real data and none of its people.
+#[derive(Debug, Parser)]
+#[command(name = "doppel", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  doppel synth examples/cps1988.csv -o synthetic.csv          fit and sample as many rows as the input
+  doppel inspect data.csv --output data.meta.json             detect column types, save editable metadata
+  doppel fit data.csv -o model.doppel --metadata data.meta.json
+  doppel sample model.doppel -n 1000000 -o synthetic.parquet --seed 7 --threads 2
+  doppel sample model.doppel -n 1000000 -o part0.parquet --seed 7 --shard 0/4";
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect each column's type and print a summary; optionally write editable metadata
+    #[command(after_help = "Example:\n  doppel inspect data.csv --output data.meta.json")]
+    Inspect(InspectArgs),
+    /// Fit a model on a table and write it to a model file
+    #[command(after_help = "Example:\n  doppel fit data.csv -o model.doppel --engine copula --seed 1")]
+    Fit(FitArgs),
+    /// Sample rows from a model file
+    #[command(after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4")]
+    Sample(SampleArgs),
+    /// Fit and sample in one go (the main job)
+    #[command(after_help = "Examples:\n  doppel synth data.csv -o synthetic.csv\n  doppel synth data.parquet -n 50000 -o synthetic.parquet --seed 3")]
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    /// Gaussian copula with empirical marginals: fast and statistical
+    Copula,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Comma-separated tokens read as missing values in CSV and JSON Lines (an empty field is
+    /// always missing)
+    #[arg(long, value_name = "TOKENS", default_value = "NA,NaN,null,N/A,NULL")]
+    pub null_values: String,
+    /// The CSV delimiter (detected when not given)
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+    /// An edited metadata file (from `doppel inspect --output`) to use instead of detection
+    #[arg(long, value_name = "FILE")]
+    pub metadata: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Print nothing but errors
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Overwrite output files that already exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FitSettingsArgs {
+    /// The engine
+    #[arg(long, value_enum, default_value = "copula")]
+    pub engine: EngineArg,
+    /// Categories (and numeric points) held by fewer training rows than this are left out of
+    /// the model, so that rare values cannot be reproduced
+    #[arg(long, value_name = "ROWS", default_value_t = 5)]
+    pub min_category_count: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The table: .csv, .tsv, .parquet, .arrow/.feather or .jsonl
+    pub data: PathBuf,
+    /// Write the detected (or given) metadata to this JSON file
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// The training table
+    pub data: PathBuf,
+    /// Where to write the model file
+    #[arg(long, short = 'o', value_name = "MODEL")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub settings: FitSettingsArgs,
+    /// The seed recorded in the model (the default seed of `sample`)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// The model file
+    pub model: PathBuf,
+    /// How many rows (in all shards together)
+    #[arg(long, short = 'n', value_name = "ROWS", allow_hyphen_values = true)]
+    pub rows: String,
+    /// Where to write the rows: .csv, .tsv, .parquet, .jsonl, or - for CSV on standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// The seed (default: the one recorded in the model)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (the output does not depend on it)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Produce only part I of K (0-based) of the seeded stream; the K parts concatenated equal
+    /// the unsharded output
+    #[arg(long, value_name = "I/K")]
+    pub shard: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// The training table
+    pub data: PathBuf,
+    /// How many rows (default: as many as the input has)
+    #[arg(long, short = 'n', value_name = "ROWS", allow_hyphen_values = true)]
+    pub rows: Option<String>,
+    /// Where to write the rows: .csv, .tsv, .parquet, .jsonl, or - for CSV on standard output
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub settings: FitSettingsArgs,
+    /// The seed
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (the output does not depend on it)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Also write the fitted model to this file
+    #[arg(long, value_name = "MODEL")]
+    pub save_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}

@@ -1,0 +1,330 @@
+//! The subcommands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use doppel_core::{ColumnProfile, Metadata, Table, Warning};
+use doppel_io::{AtomicFile, ReadOptions, open_sink, read_table};
+use doppel_synth::{Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
+
+use crate::args::{Cli, Command, CommonArgs, EngineArg, FitArgs, FitSettingsArgs, InspectArgs, ReadArgs, SampleArgs, SynthArgs};
+use crate::manifest::{self, Manifest, ModelInfo, ShardInfo, Timings, TrainingInfo};
+use crate::progress;
+
+/// The most rows one command may ask for.
+const MAX_ROWS: u64 = 1_000_000_000_000;
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Inspect(args) => inspect(args),
+        Command::Fit(args) => fit(args),
+        Command::Sample(args) => sample_command(args),
+        Command::Synth(args) => synth(args),
+    }
+}
+
+fn read_options(args: &ReadArgs) -> Result<ReadOptions> {
+    let mut null_values: Vec<String> = args.null_values.split(',').map(|s| s.to_string()).filter(|s| !s.is_empty()).collect();
+    null_values.push(String::new());
+    let delimiter = match args.delimiter {
+        None => None,
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => bail!("`--delimiter {c}`: expected a single ASCII character"),
+    };
+    Ok(ReadOptions { null_values, delimiter })
+}
+
+struct Loaded {
+    table: Table,
+    metadata: Metadata,
+    profiles: Option<Vec<ColumnProfile>>,
+    fingerprint: String,
+    read_seconds: f64,
+}
+
+fn load(data: &Path, args: &ReadArgs) -> Result<Loaded> {
+    let started = Instant::now();
+    let table = read_table(data, &read_options(args)?)?;
+    let bytes = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let fingerprint = manifest::fingerprint(&bytes);
+    let (metadata, profiles) = match &args.metadata {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| doppel_core::Error::io(path, e))?;
+            let metadata = Metadata::from_json(&text, &path.display().to_string())?;
+            metadata.check_against(&table, &data.display().to_string())?;
+            (metadata, None)
+        }
+        None => {
+            let (metadata, profiles) = Metadata::detect(&table);
+            (metadata, Some(profiles))
+        }
+    };
+    Ok(Loaded { table, metadata, profiles, fingerprint, read_seconds: started.elapsed().as_secs_f64() })
+}
+
+fn print_warnings(warnings: &[Warning], quiet: bool) {
+    if quiet {
+        return;
+    }
+    let mut stderr = std::io::stderr().lock();
+    for warning in warnings {
+        let _ = writeln!(stderr, "warning: {warning}");
+    }
+}
+
+/// Fails early when an output exists (without `--force`) or would overwrite an input.
+fn check_output(output: &Path, inputs: &[&Path], common: &CommonArgs) -> Result<()> {
+    if output.as_os_str() == "-" {
+        return Ok(());
+    }
+    if output.exists() {
+        let output_canonical = output.canonicalize().ok();
+        for input in inputs {
+            if input.canonicalize().ok() == output_canonical {
+                bail!("{} is also an input; choose another output path", output.display());
+            }
+        }
+        if !common.force {
+            bail!("{} already exists; pass `--force` to overwrite it", output.display());
+        }
+    }
+    Ok(())
+}
+
+fn parse_rows(text: &str) -> Result<u64> {
+    let cleaned = text.trim().replace('_', "");
+    let rows: u64 = match cleaned.parse() {
+        Ok(rows) => rows,
+        Err(_) => bail!("`-n {text}`: expected a positive whole number of rows"),
+    };
+    if rows == 0 {
+        bail!("`-n 0`: expected at least 1 row");
+    }
+    if rows > MAX_ROWS {
+        bail!("`-n {text}`: at most {MAX_ROWS} rows can be sampled in one command; use `--shard` to split larger jobs");
+    }
+    Ok(rows)
+}
+
+fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
+    let engine = match settings.engine {
+        EngineArg::Copula => Engine::Copula,
+    };
+    let mut options = FitOptions::new(engine);
+    options.seed = seed;
+    if settings.min_category_count == 0 {
+        bail!("`--min-category-count 0`: expected at least 1");
+    }
+    options.transform.min_category_count = settings.min_category_count;
+    Ok(options)
+}
+
+fn fit_model(loaded: &Loaded, options: &FitOptions, quiet: bool) -> Result<ModelFile> {
+    let bar = progress::bar(quiet, loaded.metadata.columns.len() as u64, "fitting");
+    let mut report = |p: doppel_synth::FitProgress| {
+        if p.stage == doppel_synth::FitStage::Transforms {
+            bar.set_position(p.done as u64);
+        }
+    };
+    let mut model = ModelFile::fit(&loaded.table, loaded.metadata.clone(), options, &mut report)?;
+    bar.finish_and_clear();
+    model.fit.training_fingerprint = Some(loaded.fingerprint.clone());
+    Ok(model)
+}
+
+fn write_text_atomically(path: &Path, text: &str, force: bool) -> Result<()> {
+    let file = AtomicFile::create(path, force)?;
+    let mut handle = file.try_clone_file()?;
+    handle.write_all(text.as_bytes()).map_err(|e| doppel_core::Error::io(path, e))?;
+    drop(handle);
+    file.commit()?;
+    Ok(())
+}
+
+fn inspect(args: InspectArgs) -> Result<()> {
+    if let Some(output) = &args.output {
+        check_output(output, &[&args.data], &args.common)?;
+    }
+    let loaded = load(&args.data, &args.read)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: {} rows, {} columns", args.data.display(), loaded.table.n_rows(), loaded.table.n_columns())?;
+    writeln!(out)?;
+    let width = loaded.metadata.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(6).max(6);
+    writeln!(out, "{:<width$}  {:<20}  {:>8}  {:>9}  why", "column", "type", "missing", "distinct")?;
+    for (index, meta) in loaded.metadata.columns.iter().enumerate() {
+        let column = loaded.table.column(&meta.name)?;
+        let n = column.data.len().max(1);
+        let missing = 100.0 * column.data.null_count() as f64 / n as f64;
+        let (distinct, reason) = match &loaded.profiles {
+            Some(profiles) => (profiles[index].n_distinct.to_string(), profiles[index].reason.clone()),
+            None => ("-".to_string(), "from the metadata file".to_string()),
+        };
+        writeln!(out, "{:<width$}  {:<20}  {:>7.1}%  {:>9}  {}", meta.name, meta.kind.name(), missing, distinct, reason)?;
+    }
+    if let Some(output) = &args.output {
+        write_text_atomically(output, &(loaded.metadata.to_json() + "\n"), args.common.force)?;
+        if !args.common.quiet {
+            eprintln!("wrote metadata to {} (edit it and pass it back with `--metadata`)", output.display());
+        }
+    }
+    Ok(())
+}
+
+fn fit(args: FitArgs) -> Result<()> {
+    check_output(&args.output, &[&args.data], &args.common)?;
+    let options = fit_options(&args.settings, args.seed)?;
+    let loaded = load(&args.data, &args.read)?;
+    let model = fit_model(&loaded, &options, args.common.quiet)?;
+    print_warnings(&model.fit.warnings, args.common.quiet);
+    write_text_atomically(&args.output, &model.to_json(), args.common.force)?;
+    if !args.common.quiet {
+        eprintln!(
+            "fitted the {} engine on {} rows x {} columns in {:.2}s; wrote {}",
+            model.engine().name(),
+            loaded.table.n_rows(),
+            loaded.table.n_columns(),
+            model.fit.fit_seconds,
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+struct SampleJob<'a> {
+    model: &'a ModelFile,
+    model_json: &'a str,
+    model_path: Option<&'a Path>,
+    output: &'a Path,
+    options: SampleOptions,
+    force: bool,
+    quiet: bool,
+    command: &'static str,
+}
+
+fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Result<()> {
+    let (start, end) = job.options.rows();
+    let n_rows = end - start;
+    let mut sink = open_sink(job.output, job.force)?;
+    let manifest_path = manifest::path_for(job.output);
+    let bar = progress::bar(job.quiet, n_rows, "sampling");
+    let sampling = Instant::now();
+    sample(job.model, &job.options, &mut |batch| sink.write_batch(&batch), &|done| bar.set_position(done))?;
+    sink.finish()?;
+    bar.finish_and_clear();
+    timings.sample_seconds = sampling.elapsed().as_secs_f64();
+    timings.total_seconds = started.elapsed().as_secs_f64();
+    if job.output.as_os_str() != "-" {
+        let manifest = Manifest {
+            format: manifest::MANIFEST_FORMAT,
+            version: 1,
+            doppel_version: env!("CARGO_PKG_VERSION"),
+            command: job.command,
+            created_at: manifest::now(),
+            output: job.output.display().to_string(),
+            engine: job.model.engine().name().to_string(),
+            engine_settings: job.model.fit.options.clone(),
+            seed: job.options.seed,
+            shard: job.options.shard.map(|s| ShardInfo { index: s.index, count: s.count, first_row: start }),
+            rows: n_rows,
+            total_rows: job.options.n_rows,
+            threads: job.options.threads,
+            training_data: TrainingInfo {
+                path: None,
+                fingerprint: job.model.fit.training_fingerprint.clone(),
+                rows: job.model.fit.training_rows,
+            },
+            model: ModelInfo {
+                path: job.model_path.map(|p| p.display().to_string()),
+                fingerprint: manifest::fingerprint(job.model_json.as_bytes()),
+            },
+            timings,
+            warnings: job.model.fit.warnings.clone(),
+        };
+        let text = serde_json::to_string_pretty(&manifest)? + "\n";
+        write_text_atomically(&manifest_path, &text, true)?;
+        if !job.quiet {
+            let seconds = manifest.timings.sample_seconds.max(1e-9);
+            eprintln!(
+                "wrote {n_rows} rows to {} in {:.2}s ({:.0} rows/s); provenance in {}",
+                job.output.display(),
+                seconds,
+                n_rows as f64 / seconds,
+                manifest_path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn threads(requested: Option<usize>) -> Result<usize> {
+    match requested {
+        Some(0) => bail!("`--threads 0`: expected at least 1"),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+fn sample_command(args: SampleArgs) -> Result<()> {
+    let started = Instant::now();
+    let n_rows = parse_rows(&args.rows)?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    check_output(&args.output, &[&args.model], &args.common)?;
+    let model_json = std::fs::read(&args.model)
+        .map_err(|e| if args.model.exists() { doppel_core::Error::io(&args.model, e) } else { doppel_core::Error::InvalidData(format!("{}: no such file", args.model.display())) })?;
+    let model_text = String::from_utf8(model_json)
+        .map_err(|_| doppel_core::Error::Format(format!("{}: not a valid doppel model file (not UTF-8 text); it may be corrupt", args.model.display())))?;
+    let model = ModelFile::from_json(&model_text, &args.model.display().to_string())?;
+    let options = SampleOptions { n_rows, seed: args.seed.unwrap_or(model.fit.options.seed), shard, threads: threads(args.threads)? };
+    let job = SampleJob {
+        model: &model,
+        model_json: &model_text,
+        model_path: Some(&args.model),
+        output: &args.output,
+        options,
+        force: args.common.force,
+        quiet: args.common.quiet,
+        command: "sample",
+    };
+    run_sample(job, Timings::default(), started)
+}
+
+fn synth(args: SynthArgs) -> Result<()> {
+    let started = Instant::now();
+    let requested_rows = args.rows.as_deref().map(parse_rows).transpose()?;
+    let threads = threads(args.threads)?;
+    let mut inputs: Vec<&Path> = vec![&args.data];
+    if let Some(metadata) = &args.read.metadata {
+        inputs.push(metadata);
+    }
+    check_output(&args.output, &inputs, &args.common)?;
+    if let Some(path) = &args.save_model {
+        check_output(path, &inputs, &args.common)?;
+    }
+    let options = fit_options(&args.settings, args.seed)?;
+    let loaded = load(&args.data, &args.read)?;
+    let fitting = Instant::now();
+    let model = fit_model(&loaded, &options, args.common.quiet)?;
+    let fit_seconds = fitting.elapsed().as_secs_f64();
+    print_warnings(&model.fit.warnings, args.common.quiet);
+    let model_json = model.to_json();
+    let model_path: Option<PathBuf> = args.save_model.clone();
+    if let Some(path) = &model_path {
+        write_text_atomically(path, &model_json, args.common.force)?;
+    }
+    let n_rows = requested_rows.unwrap_or(loaded.table.n_rows() as u64);
+    let job = SampleJob {
+        model: &model,
+        model_json: &model_json,
+        model_path: model_path.as_deref(),
+        output: &args.output,
+        options: SampleOptions { n_rows, seed: args.seed, shard: None, threads },
+        force: args.common.force,
+        quiet: args.common.quiet,
+        command: "synth",
+    };
+    let timings = Timings { read_seconds: loaded.read_seconds, fit_seconds, ..Timings::default() };
+    run_sample(job, timings, started)
+}

@@ -1,0 +1,82 @@
+//! The provenance manifest written beside every output of `sample` and `synth`.
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use doppel_core::Warning;
+use doppel_synth::FitOptions;
+
+/// The manifest's format tag.
+pub const MANIFEST_FORMAT: &str = "doppel.manifest";
+
+#[derive(Debug, Serialize)]
+pub struct Manifest {
+    pub format: &'static str,
+    pub version: u32,
+    pub doppel_version: &'static str,
+    pub command: &'static str,
+    pub created_at: String,
+    pub output: String,
+    pub engine: String,
+    pub engine_settings: FitOptions,
+    pub seed: u64,
+    pub shard: Option<ShardInfo>,
+    pub rows: u64,
+    pub total_rows: u64,
+    pub threads: usize,
+    pub training_data: TrainingInfo,
+    pub model: ModelInfo,
+    pub timings: Timings,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShardInfo {
+    pub index: u64,
+    pub count: u64,
+    pub first_row: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrainingInfo {
+    pub path: Option<String>,
+    pub fingerprint: Option<String>,
+    pub rows: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelInfo {
+    pub path: Option<String>,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Timings {
+    pub read_seconds: f64,
+    pub fit_seconds: f64,
+    pub sample_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// The manifest path for an output: `<output>.manifest.json`.
+pub fn path_for(output: &Path) -> std::path::PathBuf {
+    let mut name = output.as_os_str().to_os_string();
+    name.push(".manifest.json");
+    name.into()
+}
+
+/// The current time as ISO-8601 UTC.
+pub fn now() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(0));
+    doppel_core::temporal::format_datetime(micros - micros % 1_000_000, "%Y-%m-%dT%H:%M:%SZ", None)
+}
