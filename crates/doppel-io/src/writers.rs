@@ -51,9 +51,15 @@ impl AtomicFile {
             )));
         }
         let file_name = target.file_name().and_then(|n| n.to_str()).unwrap_or("output");
-        let temporary = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".tmp")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&format!(".{file_name}.")).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Like any new file (0666 less the umask), not tempfile's private 0600.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+        let temporary = builder
             .tempfile_in(&folder)
             .map_err(|e| Error::io(target, e))?;
         Ok(AtomicFile { target: target.to_path_buf(), temporary, overwrite })

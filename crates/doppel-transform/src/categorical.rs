@@ -77,7 +77,13 @@ impl CategoricalState {
             )));
         }
         if kept.len() == 1 {
-            let message = if kept[0].0.is_none() { "every value is missing; the output column will be empty" } else { "the column is constant; it is reproduced as such" };
+            let message = if kept[0].0.is_none() {
+                "every value is missing; the output column will be empty"
+            } else if protected_categories > 0 {
+                "only one category is left after leaving out the rare ones; the column will be constant"
+            } else {
+                "the column is constant; it is reproduced as such"
+            };
             warnings.push(Warning::column(&column.name, message));
         }
         for (label, _) in &kept {
