@@ -51,8 +51,9 @@ impl AtomicFile {
             )));
         }
         let file_name = target.file_name().and_then(|n| n.to_str()).unwrap_or("output");
+        let prefix = format!(".{file_name}.");
         let mut builder = tempfile::Builder::new();
-        builder.prefix(&format!(".{file_name}.")).suffix(".tmp");
+        builder.prefix(&prefix).suffix(".tmp");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

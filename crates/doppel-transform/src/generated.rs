@@ -160,15 +160,20 @@ impl IdentifierState {
             .collect();
         // Restrict one position to characters no training key has there: then no generated key
         // can equal a real one. Prefer the leftmost position that leaves most room.
-        let restricted = (0..length).find_map(|position| {
-            let alphabet = classes[position].alphabet().to_string();
-            if alphabet.is_empty() {
-                return None;
-            }
-            let used: std::collections::HashSet<char> = same_length.iter().map(|t| t[position]).collect();
-            let unused: String = alphabet.chars().filter(|c| !used.contains(c)).collect();
-            (unused.len() * 4 >= alphabet.len()).then_some((position, unused))
-        });
+        let candidates: Vec<(usize, String)> = (0..length)
+            .filter_map(|position| {
+                let alphabet = classes[position].alphabet().to_string();
+                let used: std::collections::HashSet<char> = same_length.iter().map(|t| t[position]).collect();
+                let unused: String = alphabet.chars().filter(|c| !used.contains(c)).collect();
+                (!unused.is_empty()).then_some((position, unused))
+            })
+            .collect();
+        // The leftmost position with a quarter of its alphabet free, else the one with most free.
+        let restricted = candidates
+            .iter()
+            .find(|(position, unused)| unused.len() * 4 >= classes[*position].alphabet().len())
+            .or_else(|| candidates.iter().max_by_key(|(position, unused)| (unused.len(), usize::MAX - position)))
+            .cloned();
         match restricted {
             Some((position, unused)) => classes[position] = CharClass::Unused(unused),
             None => warnings.push(Warning::column(

@@ -162,7 +162,7 @@ impl TransformState {
         }
         Ok(match self {
             TransformState::Numeric(s) => s.reverse_transform(encoded),
-            TransformState::Categorical(s) => s.reverse_transform(encoded),
+            TransformState::Categorical(s) => s.reverse_transform(encoded, n_rows),
             _ => self.generate(first_row, n_rows, rng),
         })
     }

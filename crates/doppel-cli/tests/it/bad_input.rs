@@ -116,9 +116,10 @@ fn very_many_categories_and_a_huge_field_are_treated_as_text() {
     let out = path_in(&dir, "many-out.csv");
     doppel_ok(&["synth", &data, "-n", "1000", "-o", &out, "--quiet"]);
     let output = std::fs::read_to_string(&out).expect("output");
+    let training: std::collections::HashSet<String> = (0..100_000).map(|i| format!("tag{i}x")).collect();
     for line in output.lines().skip(1) {
         let tag = line.split(',').next().expect("a field");
-        assert!(!(tag.starts_with("tag") && tag.ends_with('x')), "training tag `{tag}` copied");
+        assert!(!training.contains(tag), "training tag `{tag}` copied");
     }
     let mut big = String::from("note,value\n");
     let huge = "word ".repeat(200_000);

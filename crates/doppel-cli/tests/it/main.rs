@@ -11,8 +11,11 @@ use std::process::Command;
 
 /// What a run of the binary returned.
 pub struct Output {
+    /// The exit code.
     pub code: i32,
+    /// Standard output.
     pub stdout: String,
+    /// Standard error.
     pub stderr: String,
 }
 
