@@ -304,9 +304,16 @@ impl Sink for ParquetSink {
         if self.writer.is_none() {
             let schema = schema_for(batch);
             let handle = self.file.as_ref().expect("invariant: the file is open until finish").try_clone_file()?;
-            let properties = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY)
-                .build();
+            // Dictionary encoding pays for text; for numbers its hashing costs more time than it
+            // saves space, so numbers are written plain.
+            let mut properties = parquet::file::properties::WriterProperties::builder()
+                .set_compression(parquet::basic::Compression::SNAPPY);
+            for column in batch.columns() {
+                if !matches!(column.data, ColumnData::Text(_) | ColumnData::Category(..)) {
+                    properties = properties.set_column_dictionary_enabled(column.name.as_str().into(), false);
+                }
+            }
+            let properties = properties.build();
             let writer = parquet::arrow::ArrowWriter::try_new(handle, schema, Some(properties))
                 .map_err(|e| Error::InvalidData(format!("{}: cannot write Parquet: {e}", self.origin)))?;
             self.writer = Some((writer, schema_for(batch)));
