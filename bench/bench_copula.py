@@ -124,13 +124,23 @@ def run_measured(cmd: list[str], workdir: Path, tag: str, env: dict | None = Non
 
     The child's resource usage comes from os.wait4, so it covers exactly that process (plus any
     children it reaped itself). stdout/stderr go to files in `workdir` (no pipe to deadlock on).
+
+    Peak RSS: a child forked from this (large) Python process inherits its high-water mark until
+    it execs, so ru_maxrss alone overstates small children. When GNU time is available the
+    command runs under `/usr/bin/time -f %M`, which forks from a tiny process, and its figure is
+    used instead.
     """
     out_path, err_path = workdir / f"{tag}.stdout", workdir / f"{tag}.stderr"
+    rss_path = workdir / f"{tag}.maxrss"
+    if os.path.exists("/usr/bin/time"):
+        cmd_run = ["/usr/bin/time", "-f", "%M", "-o", str(rss_path)] + list(cmd)
+    else:
+        cmd_run = list(cmd)
     timed_out = False
     with open(out_path, "wb") as out_f, open(err_path, "wb") as err_f:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
+            proc = subprocess.Popen(cmd_run, stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
                                     env=env, cwd=workdir, start_new_session=True)
         except OSError as e:
             return {"cmd": cmd, "ok": False, "error": f"could not start: {e}"}
@@ -155,6 +165,11 @@ def run_measured(cmd: list[str], workdir: Path, tag: str, env: dict | None = Non
     exit_code = os.waitstatus_to_exitcode(status)
     proc.returncode = exit_code  # reaped by wait4; keep Popen from waiting again
 
+    peak_kib = ru.ru_maxrss
+    try:
+        peak_kib = int(rss_path.read_text().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError):
+        pass
     res = {
         "cmd": cmd,
         "ok": exit_code == 0 and not timed_out,
@@ -163,8 +178,8 @@ def run_measured(cmd: list[str], workdir: Path, tag: str, env: dict | None = Non
         "user_s": ru.ru_utime,
         "sys_s": ru.ru_stime,
         "cpu_s": ru.ru_utime + ru.ru_stime,
-        "peak_rss_kib": ru.ru_maxrss,
-        "peak_rss_mib": ru.ru_maxrss / 1024.0,
+        "peak_rss_kib": peak_kib,
+        "peak_rss_mib": peak_kib / 1024.0,
     }
     if not res["ok"]:
         tail = err_path.read_text(errors="replace")[-2000:].strip()

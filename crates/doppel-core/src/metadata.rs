@@ -397,10 +397,10 @@ fn detect_column(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
             )
         }
         ColumnData::Text(_) | ColumnData::Category(..) => {
-            let texts: Vec<String> = (0..n).filter_map(|row| data.text_at(row)).collect();
+            let texts: Vec<std::borrow::Cow<'_, str>> = (0..n).filter_map(|row| data.text_at(row)).collect();
             let mut counts: HashMap<&str, usize> = HashMap::new();
             for text in &texts {
-                *counts.entry(text.as_str()).or_default() += 1;
+                *counts.entry(text.as_ref()).or_default() += 1;
             }
             let distinct = counts.len();
             let (kind, reason) = detect_text(name, &texts, &counts, n_present);
@@ -437,20 +437,20 @@ fn distinct_count(data: &ColumnData) -> usize {
     let mut seen = std::collections::HashSet::new();
     for row in 0..data.len() {
         if let Some(text) = data.text_at(row) {
-            seen.insert(text);
+            seen.insert(text.into_owned());
         }
     }
     seen.len()
 }
 
-fn share_matching(texts: &[String], predicate: impl Fn(&str) -> bool) -> f64 {
+fn share_matching(texts: &[std::borrow::Cow<'_, str>], predicate: impl Fn(&str) -> bool) -> f64 {
     if texts.is_empty() {
         return 0.0;
     }
     texts.iter().filter(|t| predicate(t)).count() as f64 / texts.len() as f64
 }
 
-fn detect_text(name: &str, texts: &[String], counts: &HashMap<&str, usize>, n_present: usize) -> (ColumnKind, String) {
+fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap<&str, usize>, n_present: usize) -> (ColumnKind, String) {
     let distinct = counts.len();
     if n_present == 0 {
         return (ColumnKind::Categorical { storage: Storage::Text }, "every value is missing".into());
@@ -534,8 +534,14 @@ fn detect_text(name: &str, texts: &[String], counts: &HashMap<&str, usize>, n_pr
     if id_name_hint(name) && distinct * 2 > n_present && !has_spaces {
         return (ColumnKind::Identifier { storage: Storage::Text }, "nearly all values are distinct and the name reads as a key".into());
     }
-    if distinct > MAX_CATEGORIES || (distinct * 2 > n_present && n_present >= 20) || mean_length > 200.0 {
+    if (distinct * 2 > n_present && n_present >= 20) || mean_length > 200.0 {
         return (ColumnKind::Text, format!("{distinct} distinct values, too varied to be categories"));
+    }
+    // Many categories are fine (they cost no one-hot columns) as long as most rows hold a value
+    // that several rows share; otherwise the column is text.
+    let common_rows: usize = counts.values().filter(|count| **count >= 5).sum();
+    if distinct > MAX_CATEGORIES && common_rows * 2 < n_present {
+        return (ColumnKind::Text, format!("{distinct} distinct values, most of them rare"));
     }
     (ColumnKind::Categorical { storage: Storage::Text }, format!("{distinct} distinct values"))
 }

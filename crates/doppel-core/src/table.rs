@@ -1,6 +1,7 @@
 //! An in-memory columnar table: the unit that readers produce, transforms consume and samplers
 //! emit, one batch at a time.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -67,15 +68,15 @@ impl ColumnData {
 
     /// The value at `row` as text (categories and text as they are, other types in their plain
     /// form), or `None` when missing. Used by type detection and by checks; not a hot path.
-    pub fn text_at(&self, row: usize) -> Option<String> {
+    pub fn text_at(&self, row: usize) -> Option<Cow<'_, str>> {
         match self {
-            ColumnData::Float(v) => v[row].map(|x| x.to_string()),
-            ColumnData::Int(v) => v[row].map(|x| x.to_string()),
-            ColumnData::Bool(v) => v[row].map(|x| x.to_string()),
-            ColumnData::Text(v) => v[row].clone(),
-            ColumnData::Date(v) => v[row].map(|x| x.to_string()),
-            ColumnData::DateTime(v) => v[row].map(|x| x.to_string()),
-            ColumnData::Category(c, v) => v[row].map(|code| c[code as usize].clone()),
+            ColumnData::Float(v) => v[row].map(|x| Cow::Owned(x.to_string())),
+            ColumnData::Int(v) => v[row].map(|x| Cow::Owned(x.to_string())),
+            ColumnData::Bool(v) => v[row].map(|x| Cow::Owned(x.to_string())),
+            ColumnData::Text(v) => v[row].as_deref().map(Cow::Borrowed),
+            ColumnData::Date(v) => v[row].map(|x| Cow::Owned(x.to_string())),
+            ColumnData::DateTime(v) => v[row].map(|x| Cow::Owned(x.to_string())),
+            ColumnData::Category(c, v) => v[row].map(|code| Cow::Borrowed(c[code as usize].as_str())),
         }
     }
 

@@ -8,12 +8,12 @@ use crate::{ReadOptions, truncate};
 
 const CANDIDATE_DELIMITERS: &[u8] = b",;\t|";
 
-/// Counts `delimiter` outside double quotes in one line.
-fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
+/// Counts `delimiter` outside quotes in one line.
+fn count_outside_quotes(line: &[u8], delimiter: u8, quote: u8) -> usize {
     let mut in_quotes = false;
     let mut count = 0;
     for &byte in line {
-        if byte == b'"' {
+        if byte == quote {
             in_quotes = !in_quotes;
         } else if byte == delimiter && !in_quotes {
             count += 1;
@@ -22,8 +22,28 @@ fn count_outside_quotes(line: &[u8], delimiter: u8) -> usize {
     count
 }
 
+/// Picks the quote character: `'` when the first lines have more fields wrapped in single quotes
+/// than in double quotes, else `"`.
+pub(crate) fn detect_quote(bytes: &[u8]) -> u8 {
+    let sample = &bytes[..bytes.len().min(64 * 1024)];
+    let wrapped = |quote: u8| {
+        let mut count = 0usize;
+        for line in sample.split(|b| *b == b'\n').take(50) {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            for field in line.split(|b| CANDIDATE_DELIMITERS.contains(b)) {
+                let field = field.trim_ascii();
+                if field.len() >= 2 && field[0] == quote && field[field.len() - 1] == quote {
+                    count += 1;
+                }
+            }
+        }
+        count
+    };
+    if wrapped(b'\'') > wrapped(b'"') { b'\'' } else { b'"' }
+}
+
 /// Picks the delimiter that splits the first lines into the same, largest number of fields.
-pub(crate) fn detect_delimiter(bytes: &[u8]) -> u8 {
+pub(crate) fn detect_delimiter(bytes: &[u8], quote: u8) -> u8 {
     let sample = &bytes[..bytes.len().min(64 * 1024)];
     let lines: Vec<&[u8]> = sample.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(20).collect();
     // The last sampled line may be cut off, so it does not vote unless it is the only one.
@@ -31,11 +51,11 @@ pub(crate) fn detect_delimiter(bytes: &[u8]) -> u8 {
     let mut best = (b',', 0usize, false);
     for &delimiter in CANDIDATE_DELIMITERS {
         let Some(first) = voting.first() else { break };
-        let header_count = count_outside_quotes(first, delimiter);
+        let header_count = count_outside_quotes(first, delimiter, quote);
         if header_count == 0 {
             continue;
         }
-        let consistent = voting.iter().all(|line| count_outside_quotes(line, delimiter) == header_count);
+        let consistent = voting.iter().all(|line| count_outside_quotes(line, delimiter, quote) == header_count);
         let better = match (consistent, best.2) {
             (true, false) => true,
             (false, true) => false,
@@ -60,9 +80,11 @@ pub(crate) fn read_csv_bytes(bytes: &[u8], origin: &str, options: &ReadOptions) 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::InvalidData(format!("{origin}: the file is empty; expected a header row and data rows")));
     }
-    let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(bytes));
+    let quote = detect_quote(bytes);
+    let delimiter = options.delimiter.unwrap_or_else(|| detect_delimiter(bytes, quote));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .quote(quote)
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
@@ -132,10 +154,12 @@ mod tests {
 
     #[test]
     fn detects_delimiters() {
-        assert_eq!(detect_delimiter(b"a,b,c\n1,2,3\n"), b',');
-        assert_eq!(detect_delimiter(b"a;b;c\n1,5;2;3\n"), b';');
-        assert_eq!(detect_delimiter(b"a\tb\n1\t2\n"), b'\t');
-        assert_eq!(detect_delimiter(b"\"x,y\";b\n\"1,2\";3\n"), b';');
+        assert_eq!(detect_delimiter(b"a,b,c\n1,2,3\n", b'"'), b',');
+        assert_eq!(detect_delimiter(b"a;b;c\n1,5;2;3\n", b'"'), b';');
+        assert_eq!(detect_delimiter(b"a\tb\n1\t2\n", b'"'), b'\t');
+        assert_eq!(detect_delimiter(b"\"x,y\";b\n\"1,2\";3\n", b'"'), b';');
+        assert_eq!(detect_quote(b"a,b\n'x,y',2\n'z',3\n"), b'\'');
+        assert_eq!(detect_quote(b"a,b\n\"it's\",2\n"), b'"');
     }
 
     #[test]
@@ -144,6 +168,12 @@ mod tests {
         assert_eq!(table.column_names(), vec!["a", "b"]);
         assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("1".into()), None]));
         assert_eq!(table.columns()[1].data, ColumnData::Text(vec![Some("x,y".into()), None]));
+    }
+
+    #[test]
+    fn single_quoted_fields() {
+        let table = read_csv_bytes(b"name,n\n'Smith, Jo',1\n'Lee',2\n", "t.csv", &ReadOptions::default()).expect("reads");
+        assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("Smith, Jo".into()), Some("Lee".into())]));
     }
 
     #[test]

@@ -69,9 +69,11 @@ impl GaussianCopula {
         }
         context.report(FitStage::Correlations, d, d);
         let (cholesky, shrinkage) = shrunk_cholesky(&correlation, d)?;
-        if shrinkage > 0.0 {
+        // Deterministic relations make the matrix singular; a jitter of 1e-4 or less is numerical,
+        // anything larger weakens every dependence and is worth a warning.
+        if shrinkage > 1e-4 {
             context.warnings.push(Warning::table(format!(
-                "the correlation matrix was not positive definite; it was shrunk {:.1}% towards independence",
+                "the correlation matrix was not positive definite; it was shrunk {}% towards independence",
                 shrinkage * 100.0
             )));
         }

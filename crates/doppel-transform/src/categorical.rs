@@ -48,7 +48,7 @@ impl CategoricalState {
         let mut n_missing = 0usize;
         for label in &labels {
             match label {
-                Some(label) => *counts.entry(label.as_str()).or_default() += 1,
+                Some(label) => *counts.entry(label.as_ref()).or_default() += 1,
                 None => n_missing += 1,
             }
         }

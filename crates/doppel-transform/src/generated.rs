@@ -410,7 +410,7 @@ pub struct FakeState {
 
 impl FakeState {
     pub(crate) fn fit(column: &Column, kind: PiiKind, min_count: usize, warnings: &mut Vec<Warning>) -> Self {
-        let texts: Vec<String> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
+        let texts: Vec<std::borrow::Cow<'_, str>> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
         let lower = texts.iter().filter(|t| *t == &t.to_lowercase()).count();
         let upper = texts.iter().filter(|t| *t == &t.to_uppercase()).count();
         let casing = if lower * 2 > texts.len() {

@@ -1,6 +1,9 @@
 //! Reading a column's values as numbers, dates or category labels, with errors that name the
 //! column and the row.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use doppel_core::temporal;
 use doppel_core::{ColumnData, ColumnKind, Error, Result, Storage};
 
@@ -61,44 +64,56 @@ pub(crate) fn numeric_values(column: &str, data: &ColumnData, kind: &ColumnKind)
                         .ok_or_else(|| row_error(column, row, &x.to_string(), "a valid `YYYYMMDD` date")),
                 })
                 .collect(),
-            _ => (0..data.len())
-                .map(|row| match data.text_at(row) {
-                    None => Ok(None),
-                    Some(text) => temporal::parse_date(text.trim(), pattern)
-                        .map(|d| Some(f64::from(d)))
-                        .ok_or_else(|| row_error(column, row, &text, &format!("a valid date in the format `{pattern}`"))),
-                })
-                .collect(),
+            _ => parse_memoized(column, data, |text| temporal::parse_date(text.trim(), pattern).map(f64::from), &format!("a valid date in the format `{pattern}`")),
         },
         ColumnKind::Datetime { pattern, .. } => match data {
             ColumnData::DateTime(values) => Ok(values.iter().map(|v| v.map(|x| x as f64)).collect()),
             ColumnData::Date(values) => {
                 Ok(values.iter().map(|v| v.map(|d| i64::from(d) as f64 * temporal::MICROS_PER_DAY as f64)).collect())
             }
-            _ => (0..data.len())
-                .map(|row| match data.text_at(row) {
-                    None => Ok(None),
-                    Some(text) => temporal::parse_datetime(text.trim(), pattern)
-                        .map(|d| Some(d.micros as f64))
-                        .ok_or_else(|| row_error(column, row, &text, &format!("a valid datetime in the format `{pattern}`"))),
-                })
-                .collect(),
+            _ => parse_memoized(
+                column,
+                data,
+                |text| temporal::parse_datetime(text.trim(), pattern).map(|d| d.micros as f64),
+                &format!("a valid datetime in the format `{pattern}`"),
+            ),
         },
         other => Err(Error::InvalidConfig(format!("column `{column}`: a {} column has no numeric values", other.name()))),
     }
 }
 
+/// Parses text values with `parse`, once per distinct text (dates repeat a lot, and parsing
+/// them is slow).
+fn parse_memoized(column: &str, data: &ColumnData, parse: impl Fn(&str) -> Option<f64>, expected: &str) -> Result<Vec<Option<f64>>> {
+    let mut memo: HashMap<Cow<'_, str>, f64> = HashMap::new();
+    let mut values = Vec::with_capacity(data.len());
+    for row in 0..data.len() {
+        let Some(text) = data.text_at(row) else {
+            values.push(None);
+            continue;
+        };
+        if let Some(value) = memo.get(&text) {
+            values.push(Some(*value));
+            continue;
+        }
+        let value = parse(&text).ok_or_else(|| row_error(column, row, &text, expected))?;
+        memo.insert(text, value);
+        values.push(Some(value));
+    }
+    Ok(values)
+}
+
 /// The column's values as category labels. Booleans become `true`/`false` whatever the source's
 /// tokens were.
-pub(crate) fn label_values(column: &str, data: &ColumnData, kind: &ColumnKind) -> Result<Vec<Option<String>>> {
+pub(crate) fn label_values<'a>(column: &str, data: &'a ColumnData, kind: &ColumnKind) -> Result<Vec<Option<Cow<'a, str>>>> {
     if let ColumnKind::Boolean { true_token, false_token, .. } = kind {
         return (0..data.len())
             .map(|row| match data {
-                ColumnData::Bool(values) => Ok(values[row].map(|b| b.to_string())),
+                ColumnData::Bool(values) => Ok(values[row].map(|b| Cow::Borrowed(if b { "true" } else { "false" }))),
                 _ => match data.text_at(row) {
                     None => Ok(None),
-                    Some(text) if text == *true_token => Ok(Some("true".into())),
-                    Some(text) if text == *false_token => Ok(Some("false".into())),
+                    Some(text) if *text == **true_token => Ok(Some(Cow::Borrowed("true"))),
+                    Some(text) if *text == **false_token => Ok(Some(Cow::Borrowed("false"))),
                     Some(text) => Err(row_error(column, row, &text, &format!("`{true_token}` or `{false_token}`"))),
                 },
             })

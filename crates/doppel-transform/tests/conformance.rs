@@ -108,7 +108,7 @@ fn modelled_columns_roundtrip_and_keep_nulls() {
                 rendered_back.push(text);
             }
             if let Some(text) = column.data.text_at(row) {
-                rendered_in.push(text);
+                rendered_in.push(text.into_owned());
             }
         }
         let differences = rendered_back.iter().zip(&rendered_in).filter(|(a, b)| a != b).count();
@@ -135,7 +135,7 @@ fn render(column: &Column, row: usize, out: &mut String) -> Option<String> {
         (ColumnData::DateTime(v), TextFormat::Temporal { pattern, offset_seconds }) => {
             v[row].map(|m| doppel_core::temporal::format_datetime(m, pattern, *offset_seconds))
         }
-        (data, _) => data.text_at(row),
+        (data, _) => data.text_at(row).map(|t| t.into_owned()),
     };
     out.clear();
     value
@@ -188,10 +188,10 @@ fn generated_columns_never_emit_training_values() {
         }
         let json = serde_json::to_string(&state).expect("serialises");
         let generated = state.generate(0, 5000, &mut stream_rng(9, 1));
-        let training: std::collections::HashSet<String> = (0..column.data.len()).filter_map(|r| column.data.text_at(r)).collect();
+        let training: std::collections::HashSet<String> = (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|t| t.into_owned()).collect();
         let mut seen = std::collections::HashSet::new();
         for row in 0..generated.data.len() {
-            let Some(value) = generated.data.text_at(row) else { continue };
+            let Some(value) = generated.data.text_at(row).map(|t| t.into_owned()) else { continue };
             assert!(!training.contains(&value), "column {}: `{value}` is a training value", column.name);
             if matches!(meta.kind, ColumnKind::Identifier { .. }) {
                 assert!(seen.insert(value.clone()), "column {}: key `{value}` repeats", column.name);

@@ -39,7 +39,7 @@ pub fn tvd(a: &[Option<String>], b: &[Option<String>]) -> f64 {
 }
 
 fn texts(data: &ColumnData) -> Vec<Option<String>> {
-    (0..data.len()).map(|row| data.text_at(row)).collect()
+    (0..data.len()).map(|row| data.text_at(row).map(|t| t.into_owned())).collect()
 }
 
 fn numbers(data: &ColumnData, kind: &ColumnKind) -> Vec<f64> {

@@ -46,7 +46,7 @@ fn model_file_and_output_hold_no_identifier_text_or_rare_category() {
     for column in ["record_code", "notes", "full_name"] {
         let data = &training.column(column).expect("column").data;
         for row in 0..data.len() {
-            let value = data.text_at(row).expect("no nulls");
+            let value = data.text_at(row).expect("no nulls").into_owned();
             assert!(!model_text.contains(&value), "`{value}` of `{column}` is in the model file");
         }
     }
@@ -55,11 +55,11 @@ fn model_file_and_output_hold_no_identifier_text_or_rare_category() {
     assert!(!output_text.contains("Zebediah"), "a real name is in the output");
     let synthetic = read_table(output.as_ref(), &ReadOptions::default()).expect("reads");
     for column in ["patient_id", "record_code", "notes"] {
-        let real: HashSet<String> = (0..training.n_rows()).filter_map(|r| training.column(column).expect("c").data.text_at(r)).collect();
+        let real: HashSet<String> = (0..training.n_rows()).filter_map(|r| training.column(column).expect("c").data.text_at(r)).map(|t| t.into_owned()).collect();
         let generated = &synthetic.column(column).expect("column").data;
         let mut seen = HashSet::new();
         for row in 0..generated.len() {
-            let value = generated.text_at(row).expect("no nulls");
+            let value = generated.text_at(row).expect("no nulls").into_owned();
             assert!(!real.contains(&value), "`{value}` of `{column}` is a real value");
             if column != "notes" {
                 assert!(seen.insert(value.clone()), "key `{value}` of `{column}` repeats");
@@ -80,7 +80,7 @@ fn public_datasets_leak_no_key_or_rare_category() {
     let synthetic = read_table(output.as_ref(), &ReadOptions::default()).expect("reads");
     let values = |table: &doppel_core::Table, column: &str| -> Vec<String> {
         let data = &table.column(column).expect("column").data;
-        (0..data.len()).filter_map(|r| data.text_at(r)).collect()
+        (0..data.len()).filter_map(|r| data.text_at(r)).map(|t| t.into_owned()).collect()
     };
     let real_ids: HashSet<String> = values(&real, "subject_id").into_iter().collect();
     assert!(values(&synthetic, "subject_id").iter().all(|id| !real_ids.contains(id)), "a real subject_id was emitted");
