@@ -29,10 +29,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  doppel fit data.csv -o model.doppel --engine copula --seed 1")]
     Fit(FitArgs),
     /// Sample rows from a model file
-    #[command(after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4")]
+    #[command(
+        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4"
+    )]
     Sample(SampleArgs),
     /// Fit and sample in one go (the main job)
-    #[command(after_help = "Examples:\n  doppel synth data.csv -o synthetic.csv\n  doppel synth data.parquet -n 50000 -o synthetic.parquet --seed 3")]
+    #[command(
+        after_help = "Examples:\n  doppel synth data.csv -o synthetic.csv\n  doppel synth data.parquet -n 50000 -o synthetic.parquet --seed 3"
+    )]
     Synth(SynthArgs),
 }
 

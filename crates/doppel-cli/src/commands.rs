@@ -10,7 +10,9 @@ use doppel_core::{ColumnProfile, Metadata, Table, Warning};
 use doppel_io::{AtomicFile, ReadOptions, open_sink, read_table};
 use doppel_synth::{Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
 
-use crate::args::{Cli, Command, CommonArgs, EngineArg, FitArgs, FitSettingsArgs, InspectArgs, ReadArgs, SampleArgs, SynthArgs};
+use crate::args::{
+    Cli, Command, CommonArgs, EngineArg, FitArgs, FitSettingsArgs, InspectArgs, ReadArgs, SampleArgs, SynthArgs,
+};
 use crate::manifest::{self, Manifest, ModelInfo, ShardInfo, Timings, TrainingInfo};
 use crate::progress;
 
@@ -27,7 +29,8 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn read_options(args: &ReadArgs) -> Result<ReadOptions> {
-    let mut null_values: Vec<String> = args.null_values.split(',').map(|s| s.to_string()).filter(|s| !s.is_empty()).collect();
+    let mut null_values: Vec<String> =
+        args.null_values.split(',').map(|s| s.to_string()).filter(|s| !s.is_empty()).collect();
     null_values.push(String::new());
     let delimiter = match args.delimiter {
         None => None,
@@ -162,7 +165,15 @@ fn inspect(args: InspectArgs) -> Result<()> {
             Some(profiles) => (profiles[index].n_distinct.to_string(), profiles[index].reason.clone()),
             None => ("-".to_string(), "from the metadata file".to_string()),
         };
-        writeln!(out, "{:<width$}  {:<20}  {:>7.1}%  {:>9}  {}", meta.name, meta.kind.name(), missing, distinct, reason)?;
+        writeln!(
+            out,
+            "{:<width$}  {:<20}  {:>7.1}%  {:>9}  {}",
+            meta.name,
+            meta.kind.name(),
+            missing,
+            distinct,
+            reason
+        )?;
     }
     if let Some(output) = &args.output {
         write_text_atomically(output, &(loaded.metadata.to_json() + "\n"), args.common.force)?;
@@ -273,12 +284,26 @@ fn sample_command(args: SampleArgs) -> Result<()> {
     let n_rows = parse_rows(&args.rows)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     check_output(&args.output, &[&args.model], &args.common)?;
-    let model_json = std::fs::read(&args.model)
-        .map_err(|e| if args.model.exists() { doppel_core::Error::io(&args.model, e) } else { doppel_core::Error::InvalidData(format!("{}: no such file", args.model.display())) })?;
-    let model_text = String::from_utf8(model_json)
-        .map_err(|_| doppel_core::Error::Format(format!("{}: not a valid doppel model file (not UTF-8 text); it may be corrupt", args.model.display())))?;
+    let model_json = std::fs::read(&args.model).map_err(|e| {
+        if args.model.exists() {
+            doppel_core::Error::io(&args.model, e)
+        } else {
+            doppel_core::Error::InvalidData(format!("{}: no such file", args.model.display()))
+        }
+    })?;
+    let model_text = String::from_utf8(model_json).map_err(|_| {
+        doppel_core::Error::Format(format!(
+            "{}: not a valid doppel model file (not UTF-8 text); it may be corrupt",
+            args.model.display()
+        ))
+    })?;
     let model = ModelFile::from_json(&model_text, &args.model.display().to_string())?;
-    let options = SampleOptions { n_rows, seed: args.seed.unwrap_or(model.fit.options.seed), shard, threads: threads(args.threads)? };
+    let options = SampleOptions {
+        n_rows,
+        seed: args.seed.unwrap_or(model.fit.options.seed),
+        shard,
+        threads: threads(args.threads)?,
+    };
     let job = SampleJob {
         model: &model,
         model_json: &model_text,

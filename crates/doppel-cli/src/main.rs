@@ -1,7 +1,7 @@
 //! The `doppel` command line: arguments become settings, settings become library calls, and all
 //! terminal output (progress, warnings, errors) happens here.
 
-#![expect(clippy::print_stderr, clippy::print_stdout, reason = "the CLI is where doppel talks to the terminal")]
+#![expect(clippy::print_stderr, reason = "the CLI is where doppel talks to the terminal")]
 
 mod args;
 mod commands;

@@ -187,8 +187,8 @@ impl Metadata {
 
     /// Parses a metadata file's JSON text; `origin` names the file in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_str(text)
-            .map_err(|e| Error::InvalidConfig(format!("{origin}: not valid JSON: {e}")))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::InvalidConfig(format!("{origin}: not valid JSON: {e}")))?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or_default();
         if format != METADATA_FORMAT {
             return Err(Error::InvalidConfig(format!(
@@ -279,10 +279,18 @@ fn pii_name_hint(name: &str) -> Option<PiiKind> {
     if lower.contains("first_name") || lower.contains("firstname") || lower.contains("given_name") {
         return Some(PiiKind::FirstName);
     }
-    if lower.contains("last_name") || lower.contains("lastname") || lower.contains("surname") || lower.contains("family_name") {
+    if lower.contains("last_name")
+        || lower.contains("lastname")
+        || lower.contains("surname")
+        || lower.contains("family_name")
+    {
         return Some(PiiKind::LastName);
     }
-    if lower == "name" || lower.contains("full_name") || lower.contains("person_name") || lower.contains("customer_name") {
+    if lower == "name"
+        || lower.contains("full_name")
+        || lower.contains("person_name")
+        || lower.contains("customer_name")
+    {
         return Some(PiiKind::PersonName);
     }
     None
@@ -290,7 +298,11 @@ fn pii_name_hint(name: &str) -> Option<PiiKind> {
 
 fn looks_like_email(text: &str) -> bool {
     let Some((local, domain)) = text.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !text.contains(char::is_whitespace)
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !text.contains(char::is_whitespace)
 }
 
 fn looks_like_phone(text: &str) -> bool {
@@ -371,7 +383,11 @@ fn detect_column(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
         ColumnData::Bool(_) => {
             let distinct = distinct_count(data);
             (
-                ColumnKind::Boolean { true_token: "true".into(), false_token: "false".into(), storage: Storage::Boolean },
+                ColumnKind::Boolean {
+                    true_token: "true".into(),
+                    false_token: "false".into(),
+                    storage: Storage::Boolean,
+                },
                 profile(name, n_missing, distinct, "stored as booleans"),
             )
         }
@@ -380,13 +396,20 @@ fn detect_column(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
             profile(name, n_missing, distinct_count(data), "stored as dates"),
         ),
         ColumnData::DateTime(_) => (
-            ColumnKind::Datetime { pattern: temporal::ISO_DATETIME.into(), storage: Storage::Datetime, offset_seconds: None },
+            ColumnKind::Datetime {
+                pattern: temporal::ISO_DATETIME.into(),
+                storage: Storage::Datetime,
+                offset_seconds: None,
+            },
             profile(name, n_missing, distinct_count(data), "stored as timestamps"),
         ),
         ColumnData::Int(values) => {
             let present: Vec<i64> = values.iter().flatten().copied().collect();
             let distinct = distinct_count(data);
-            (detect_integer(name, &present, distinct, Storage::Integer), profile(name, n_missing, distinct, integer_reason(name, &present, distinct)))
+            (
+                detect_integer(name, &present, distinct, Storage::Integer),
+                profile(name, n_missing, distinct, integer_reason(name, &present, distinct)),
+            )
         }
         ColumnData::Float(values) => {
             let texts: Vec<String> = values.iter().flatten().map(|v| v.to_string()).collect();
@@ -430,7 +453,10 @@ fn detect_integer(name: &str, present: &[i64], distinct: usize, storage: Storage
         return ColumnKind::Categorical { storage };
     }
     let step = integer_step(present.iter().copied());
-    ColumnKind::Numerical { integer: true, format: NumberFormat { max_decimals: Some(0), min_decimals: 0, fixed: false, step } }
+    ColumnKind::Numerical {
+        integer: true,
+        format: NumberFormat { max_decimals: Some(0), min_decimals: 0, fixed: false, step },
+    }
 }
 
 fn distinct_count(data: &ColumnData) -> usize {
@@ -450,7 +476,12 @@ fn share_matching(texts: &[std::borrow::Cow<'_, str>], predicate: impl Fn(&str) 
     texts.iter().filter(|t| predicate(t)).count() as f64 / texts.len() as f64
 }
 
-fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap<&str, usize>, n_present: usize) -> (ColumnKind, String) {
+fn detect_text(
+    name: &str,
+    texts: &[std::borrow::Cow<'_, str>],
+    counts: &HashMap<&str, usize>,
+    n_present: usize,
+) -> (ColumnKind, String) {
     let distinct = counts.len();
     if n_present == 0 {
         return (ColumnKind::Categorical { storage: Storage::Text }, "every value is missing".into());
@@ -459,7 +490,11 @@ fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap
     for (true_token, false_token) in BOOL_TOKENS {
         if counts.keys().all(|k| k == true_token || k == false_token) {
             return (
-                ColumnKind::Boolean { true_token: true_token.to_string(), false_token: false_token.to_string(), storage: Storage::Text },
+                ColumnKind::Boolean {
+                    true_token: true_token.to_string(),
+                    false_token: false_token.to_string(),
+                    storage: Storage::Text,
+                },
                 format!("only `{true_token}` and `{false_token}`"),
             );
         }
@@ -473,7 +508,9 @@ fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap
     }
     // Numbers with a fraction. Non-finite values are not numbers here; they make the column
     // mixed, which is reported when it is fitted as numerical.
-    let is_finite_number = |k: &str| k.parse::<f64>().is_ok_and(f64::is_finite) && !k.contains(char::is_whitespace) && !has_leading_zero(k);
+    let is_finite_number = |k: &str| {
+        k.parse::<f64>().is_ok_and(f64::is_finite) && !k.contains(char::is_whitespace) && !has_leading_zero(k)
+    };
     if counts.keys().all(|k| is_finite_number(k)) {
         let format = number_format_from_texts(counts.keys().copied());
         return (ColumnKind::Numerical { integer: false, format }, "numbers with a fractional part".into());
@@ -481,7 +518,10 @@ fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap
     // Dates and datetimes: the first pattern that reads every value.
     for pattern in DATE_PATTERNS {
         if *pattern != "%Y%m%d" && counts.keys().all(|k| temporal::parse_date(k, pattern).is_some()) {
-            return (ColumnKind::Date { pattern: pattern.to_string(), storage: Storage::Text }, format!("every value is a date like `{pattern}`"));
+            return (
+                ColumnKind::Date { pattern: pattern.to_string(), storage: Storage::Text },
+                format!("every value is a date like `{pattern}`"),
+            );
         }
     }
     for pattern in DATETIME_PATTERNS {
@@ -513,7 +553,10 @@ fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap
     for pattern in DATE_PATTERNS.iter().filter(|p| **p != "%Y%m%d") {
         let share = share_matching(texts, |t| temporal::parse_date(t, pattern).is_some());
         if share >= 0.9 {
-            return (ColumnKind::Date { pattern: pattern.to_string(), storage: Storage::Text }, format!("{:.1}% of the values are dates like `{pattern}`", share * 100.0));
+            return (
+                ColumnKind::Date { pattern: pattern.to_string(), storage: Storage::Text },
+                format!("{:.1}% of the values are dates like `{pattern}`", share * 100.0),
+            );
         }
     }
     // Personal data by name, then by the look of the values.
@@ -529,10 +572,16 @@ fn detect_text(name: &str, texts: &[std::borrow::Cow<'_, str>], counts: &HashMap
     let mean_length = texts.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / texts.len() as f64;
     let has_spaces = share_matching(texts, |t| t.contains(char::is_whitespace)) > 0.5;
     if distinct == n_present && n_present >= 10 && !has_spaces && mean_length <= 64.0 {
-        return (ColumnKind::Identifier { storage: Storage::Text }, "every value is distinct and none has spaces".into());
+        return (
+            ColumnKind::Identifier { storage: Storage::Text },
+            "every value is distinct and none has spaces".into(),
+        );
     }
     if id_name_hint(name) && distinct * 2 > n_present && !has_spaces {
-        return (ColumnKind::Identifier { storage: Storage::Text }, "nearly all values are distinct and the name reads as a key".into());
+        return (
+            ColumnKind::Identifier { storage: Storage::Text },
+            "nearly all values are distinct and the name reads as a key".into(),
+        );
     }
     if (distinct * 2 > n_present && n_present >= 20) || mean_length > 200.0 {
         return (ColumnKind::Text, format!("{distinct} distinct values, too varied to be categories"));
@@ -594,7 +643,10 @@ mod tests {
 
     #[test]
     fn metadata_json_roundtrip_and_versions() {
-        let meta = Metadata::new(vec![ColumnMeta { name: "a".into(), kind: ColumnKind::Categorical { storage: Storage::Text } }]);
+        let meta = Metadata::new(vec![ColumnMeta {
+            name: "a".into(),
+            kind: ColumnKind::Categorical { storage: Storage::Text },
+        }]);
         let json = meta.to_json();
         assert!(json.contains("\"type\": \"categorical\""));
         assert_eq!(Metadata::from_json(&json, "m.json").expect("parses"), meta);

@@ -249,10 +249,10 @@ impl Table {
 
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Result<&Column> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| Error::ColumnNotFound {
-            column: name.to_string(),
-            available: self.column_names(),
-        })
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::ColumnNotFound { column: name.to_string(), available: self.column_names() })
     }
 
     /// Appends the rows of `other`, which must have the same columns and types.

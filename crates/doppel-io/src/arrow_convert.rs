@@ -22,10 +22,8 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| Error::Format(format!("{}: not a readable Parquet file: {e}", path.display())))?;
     let schema = builder.schema().clone();
-    let reader = builder
-        .with_batch_size(65_536)
-        .build()
-        .map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
+    let reader =
+        builder.with_batch_size(65_536).build().map_err(|e| Error::Format(format!("{}: {e}", path.display())))?;
     let batches = reader.map(|b| b.map_err(|e| Error::Format(format!("{}: {e}", path.display()))));
     batches_to_table(schema, batches, path)
 }
@@ -40,8 +38,10 @@ pub(crate) fn read_ipc(path: &Path) -> Result<Table> {
         }
         Err(_) => {
             let file = File::open(path).map_err(|e| Error::io(path, e))?;
-            let reader = arrow_ipc::reader::StreamReader::try_new(std::io::BufReader::new(file), None)
-                .map_err(|e| Error::Format(format!("{}: not a readable Arrow IPC file or stream: {e}", path.display())))?;
+            let reader =
+                arrow_ipc::reader::StreamReader::try_new(std::io::BufReader::new(file), None).map_err(|e| {
+                    Error::Format(format!("{}: not a readable Arrow IPC file or stream: {e}", path.display()))
+                })?;
             let schema = reader.schema();
             let batches = reader.map(|b| b.map_err(|e| Error::Format(format!("{}: {e}", path.display()))));
             batches_to_table(schema, batches, path)
@@ -49,7 +49,11 @@ pub(crate) fn read_ipc(path: &Path) -> Result<Table> {
     }
 }
 
-fn batches_to_table(schema: SchemaRef, batches: impl Iterator<Item = Result<RecordBatch>>, path: &Path) -> Result<Table> {
+fn batches_to_table(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    path: &Path,
+) -> Result<Table> {
     let mut columns: Vec<Column> = Vec::new();
     for field in schema.fields() {
         let data = empty_for(field.data_type()).ok_or_else(|| {
@@ -67,7 +71,12 @@ fn batches_to_table(schema: SchemaRef, batches: impl Iterator<Item = Result<Reco
         let batch = batch?;
         for (column, array) in columns.iter_mut().zip(batch.columns()) {
             let values = array_to_data(array.as_ref()).ok_or_else(|| {
-                Error::Unsupported(format!("{}: column `{}`: unsupported type {}", path.display(), column.name, array.data_type()))
+                Error::Unsupported(format!(
+                    "{}: column `{}`: unsupported type {}",
+                    path.display(),
+                    column.name,
+                    array.data_type()
+                ))
             })?;
             column.data.extend(values)?;
         }
@@ -107,7 +116,9 @@ fn array_to_data(array: &dyn Array) -> Option<ColumnData> {
         DataType::UInt8 => ColumnData::Int(collect(array.as_primitive::<UInt8Type>(), i64::from)),
         DataType::UInt16 => ColumnData::Int(collect(array.as_primitive::<UInt16Type>(), i64::from)),
         DataType::UInt32 => ColumnData::Int(collect(array.as_primitive::<UInt32Type>(), i64::from)),
-        DataType::UInt64 => ColumnData::Int(collect(array.as_primitive::<UInt64Type>(), |v| i64::try_from(v).unwrap_or(i64::MAX))),
+        DataType::UInt64 => {
+            ColumnData::Int(collect(array.as_primitive::<UInt64Type>(), |v| i64::try_from(v).unwrap_or(i64::MAX)))
+        }
         DataType::Float32 => ColumnData::Float(
             array.as_primitive::<Float32Type>().iter().map(|v| v.filter(|x| !x.is_nan()).map(f64::from)).collect(),
         ),
@@ -116,7 +127,9 @@ fn array_to_data(array: &dyn Array) -> Option<ColumnData> {
         }
         DataType::Boolean => ColumnData::Bool(array.as_boolean().iter().collect()),
         DataType::Utf8 => ColumnData::Text(array.as_string::<i32>().iter().map(|v| v.map(str::to_string)).collect()),
-        DataType::LargeUtf8 => ColumnData::Text(array.as_string::<i64>().iter().map(|v| v.map(str::to_string)).collect()),
+        DataType::LargeUtf8 => {
+            ColumnData::Text(array.as_string::<i64>().iter().map(|v| v.map(str::to_string)).collect())
+        }
         DataType::Utf8View => ColumnData::Text(array.as_string_view().iter().map(|v| v.map(str::to_string)).collect()),
         DataType::Dictionary(_, _) => {
             let casted = arrow_cast_to_string(array)?;
@@ -125,7 +138,9 @@ fn array_to_data(array: &dyn Array) -> Option<ColumnData> {
         DataType::Date32 => ColumnData::Date(collect(array.as_primitive::<Date32Type>(), |v| v)),
         DataType::Timestamp(unit, _) => ColumnData::DateTime(match unit {
             TimeUnit::Second => collect(array.as_primitive::<TimestampSecondType>(), |v| v.saturating_mul(1_000_000)),
-            TimeUnit::Millisecond => collect(array.as_primitive::<TimestampMillisecondType>(), |v| v.saturating_mul(1_000)),
+            TimeUnit::Millisecond => {
+                collect(array.as_primitive::<TimestampMillisecondType>(), |v| v.saturating_mul(1_000))
+            }
             TimeUnit::Microsecond => collect(array.as_primitive::<TimestampMicrosecondType>(), |v| v),
             TimeUnit::Nanosecond => collect(array.as_primitive::<TimestampNanosecondType>(), |v| v.div_euclid(1_000)),
         }),
@@ -202,5 +217,6 @@ pub(crate) fn table_to_batch(table: &Table, schema: &SchemaRef) -> Result<Record
             }
         })
         .collect();
-    RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Error::InvalidData(format!("cannot build a record batch: {e}")))
+    RecordBatch::try_new(schema.clone(), arrays)
+        .map_err(|e| Error::InvalidData(format!("cannot build a record batch: {e}")))
 }

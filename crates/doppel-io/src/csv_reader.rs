@@ -164,7 +164,8 @@ mod tests {
 
     #[test]
     fn reads_nulls_bom_and_quotes() {
-        let table = read_csv_bytes(b"\xEF\xBB\xBFa,b\n1,\"x,y\"\nNA,\n", "t.csv", &ReadOptions::default()).expect("reads");
+        let table =
+            read_csv_bytes(b"\xEF\xBB\xBFa,b\n1,\"x,y\"\nNA,\n", "t.csv", &ReadOptions::default()).expect("reads");
         assert_eq!(table.column_names(), vec!["a", "b"]);
         assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("1".into()), None]));
         assert_eq!(table.columns()[1].data, ColumnData::Text(vec![Some("x,y".into()), None]));
@@ -172,7 +173,8 @@ mod tests {
 
     #[test]
     fn single_quoted_fields() {
-        let table = read_csv_bytes(b"name,n\n'Smith, Jo',1\n'Lee',2\n", "t.csv", &ReadOptions::default()).expect("reads");
+        let table =
+            read_csv_bytes(b"name,n\n'Smith, Jo',1\n'Lee',2\n", "t.csv", &ReadOptions::default()).expect("reads");
         assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("Smith, Jo".into()), Some("Lee".into())]));
     }
 
@@ -184,7 +186,8 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_the_line() {
-        let error = read_csv_bytes(b"a,b\n1,2\n3,\xff\xfe\n", "t.csv", &ReadOptions::default()).expect_err("utf8").to_string();
+        let error =
+            read_csv_bytes(b"a,b\n1,2\n3,\xff\xfe\n", "t.csv", &ReadOptions::default()).expect_err("utf8").to_string();
         assert!(error.starts_with("t.csv: line 3 is not valid UTF-8"), "{error}");
     }
 }

@@ -13,9 +13,9 @@
 //! # Ok::<(), doppel_core::Error>(())
 //! ```
 
+mod arrow_convert;
 mod csv_reader;
 mod writers;
-mod arrow_convert;
 
 use std::path::Path;
 
@@ -107,16 +107,18 @@ fn read_json_lines(path: &Path, options: &ReadOptions) -> Result<Table> {
     use doppel_core::{Column, ColumnData};
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.is_empty() {
-        return Err(Error::InvalidData(format!("{}: the file is empty; expected one JSON object per line", path.display())));
+        return Err(Error::InvalidData(format!(
+            "{}: the file is empty; expected one JSON object per line",
+            path.display()
+        )));
     }
     let mut names: Vec<String> = Vec::new();
     let mut values: Vec<Vec<Option<String>>> = Vec::new();
     let mut n_rows = 0usize;
     for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_number = index + 1;
-        let text = std::str::from_utf8(line).map_err(|_| {
-            Error::InvalidData(format!("{}: line {line_number} is not valid UTF-8", path.display()))
-        })?;
+        let text = std::str::from_utf8(line)
+            .map_err(|_| Error::InvalidData(format!("{}: line {line_number} is not valid UTF-8", path.display())))?;
         let text = text.trim_start_matches('\u{feff}').trim();
         if text.is_empty() {
             continue;

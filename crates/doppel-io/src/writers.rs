@@ -60,9 +60,7 @@ impl AtomicFile {
             // Like any new file (0666 less the umask), not tempfile's private 0600.
             builder.permissions(std::fs::Permissions::from_mode(0o666));
         }
-        let temporary = builder
-            .tempfile_in(&folder)
-            .map_err(|e| Error::io(target, e))?;
+        let temporary = builder.tempfile_in(&folder).map_err(|e| Error::io(target, e))?;
         Ok(AtomicFile { target: target.to_path_buf(), temporary, overwrite })
     }
 
@@ -108,7 +106,12 @@ pub fn open_sink(path: &Path, overwrite: bool) -> Result<Box<dyn Sink>> {
                 _ => b',',
             };
             let handle = file.try_clone_file()?;
-            Ok(Box::new(CsvSink::new(Box::new(BufWriter::with_capacity(1 << 20, handle)), delimiter, Some(file), origin)))
+            Ok(Box::new(CsvSink::new(
+                Box::new(BufWriter::with_capacity(1 << 20, handle)),
+                delimiter,
+                Some(file),
+                origin,
+            )))
         }
         FileFormat::JsonLines => {
             let handle = file.try_clone_file()?;
@@ -131,7 +134,11 @@ pub(crate) fn write_float(out: &mut String, value: f64, format: &TextFormat) {
                 return;
             }
             let scale = 10f64.powi(i32::from(*max_decimals));
-            let rounded = if scale.is_finite() && (value * scale).abs() < 9.0e15 { (value * scale).round() / scale } else { value };
+            let rounded = if scale.is_finite() && (value * scale).abs() < 9.0e15 {
+                (value * scale).round() / scale
+            } else {
+                value
+            };
             let start = out.len();
             let _ = write!(out, "{rounded}");
             let written = &out[start..];
@@ -161,7 +168,9 @@ pub(crate) fn write_text(out: &mut String, data: &ColumnData, format: &TextForma
         ColumnData::Int(v) => v[row].map(|x| write!(out, "{x}")).is_some(),
         ColumnData::Bool(v) => v[row]
             .map(|x| match format {
-                TextFormat::Boolean { true_token, false_token } => out.push_str(if x { true_token } else { false_token }),
+                TextFormat::Boolean { true_token, false_token } => {
+                    out.push_str(if x { true_token } else { false_token })
+                }
                 _ => out.push_str(if x { "true" } else { "false" }),
             })
             .is_some(),

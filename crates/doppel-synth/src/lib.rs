@@ -22,8 +22,8 @@
 //! ```
 
 pub mod copula;
-pub mod normal;
 mod model_file;
+pub mod normal;
 mod sampler;
 
 pub use copula::{GaussianCopula, GaussianCopulaModel};

@@ -108,7 +108,12 @@ fn checksum_of(payload_json: &str) -> String {
 
 impl ModelFile {
     /// Fits `options.engine` on `table`.
-    pub fn fit(table: &Table, metadata: Metadata, options: &FitOptions, progress: &mut dyn FnMut(FitProgress)) -> Result<Self> {
+    pub fn fit(
+        table: &Table,
+        metadata: Metadata,
+        options: &FitOptions,
+        progress: &mut dyn FnMut(FitProgress),
+    ) -> Result<Self> {
         let started = std::time::Instant::now();
         metadata.check_against(table, "the data")?;
         if table.n_rows() < 2 {
@@ -178,7 +183,9 @@ impl ModelFile {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
         let format = value.get("format").and_then(|v| v.as_str()).unwrap_or_default();
         if format != MODEL_FORMAT {
-            return Err(Error::Format(format!("{origin}: not a doppel model file (expected `\"format\": \"{MODEL_FORMAT}\"`)")));
+            return Err(Error::Format(format!(
+                "{origin}: not a doppel model file (expected `\"format\": \"{MODEL_FORMAT}\"`)"
+            )));
         }
         let version = value.get("format_version").and_then(|v| v.as_u64()).unwrap_or(0);
         let written_by = value.get("doppel_version").and_then(|v| v.as_str()).unwrap_or("an unknown version");
@@ -197,7 +204,12 @@ impl ModelFile {
             return Err(corrupt("the checksum does not match the content".into()));
         }
         let payload = envelope.payload;
-        Ok(ModelFile { doppel_version: payload.doppel_version, metadata: payload.metadata, fit: payload.fit, model: payload.model })
+        Ok(ModelFile {
+            doppel_version: payload.doppel_version,
+            metadata: payload.metadata,
+            fit: payload.fit,
+            model: payload.model,
+        })
     }
 
     /// Reads a model file.
@@ -207,7 +219,10 @@ impl ModelFile {
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let text = String::from_utf8(bytes).map_err(|_| {
-            Error::Format(format!("{}: not a valid doppel model file (not UTF-8 text); it may be corrupt", path.display()))
+            Error::Format(format!(
+                "{}: not a valid doppel model file (not UTF-8 text); it may be corrupt",
+                path.display()
+            ))
         })?;
         Self::from_json(&text, &path.display().to_string())
     }

@@ -30,7 +30,8 @@ pub struct Shard {
 impl Shard {
     /// Parses `I/K` with 0 ≤ I < K, as the CLI's `--shard` takes it.
     pub fn parse(text: &str) -> Result<Shard> {
-        let invalid = || Error::InvalidConfig(format!("`--shard {text}`: expected `I/K` with 0 <= I < K, for example `0/4`"));
+        let invalid =
+            || Error::InvalidConfig(format!("`--shard {text}`: expected `I/K` with 0 <= I < K, for example `0/4`"));
         let (index, count) = text.split_once('/').ok_or_else(invalid)?;
         let index: u64 = index.trim().parse().map_err(|_| invalid())?;
         let count: u64 = count.trim().parse().map_err(|_| invalid())?;

@@ -34,7 +34,12 @@ pub struct CategoricalState {
 }
 
 impl CategoricalState {
-    pub(crate) fn fit(column: &Column, kind: &ColumnKind, settings: &FitSettings, warnings: &mut Vec<Warning>) -> Result<Self> {
+    pub(crate) fn fit(
+        column: &Column,
+        kind: &ColumnKind,
+        settings: &FitSettings,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Self> {
         let labels = label_values(&column.name, &column.data, kind)?;
         let (storage, boolean_tokens) = match kind {
             ColumnKind::Categorical { storage } => (*storage, None),
@@ -53,7 +58,7 @@ impl CategoricalState {
             }
         }
         let mut entries: Vec<(&str, usize)> = counts.into_iter().collect();
-        entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         let total = labels.len();
         let mut kept = Vec::new();
         let mut protected_rows = 0usize;
@@ -130,7 +135,11 @@ impl CategoricalState {
 
     fn kind_for_parsing(&self) -> ColumnKind {
         match &self.boolean_tokens {
-            Some((true_token, false_token)) => ColumnKind::Boolean { true_token: true_token.clone(), false_token: false_token.clone(), storage: self.storage },
+            Some((true_token, false_token)) => ColumnKind::Boolean {
+                true_token: true_token.clone(),
+                false_token: false_token.clone(),
+                storage: self.storage,
+            },
             None => ColumnKind::Categorical { storage: self.storage },
         }
     }
@@ -191,7 +200,10 @@ impl CategoricalState {
                     ColumnData::Bool(codes.iter().map(|i| i.map(|i| self.categories[i] == "true")).collect()),
                 );
                 match &self.boolean_tokens {
-                    Some((true_token, false_token)) => column.with_format(TextFormat::Boolean { true_token: true_token.clone(), false_token: false_token.clone() }),
+                    Some((true_token, false_token)) => column.with_format(TextFormat::Boolean {
+                        true_token: true_token.clone(),
+                        false_token: false_token.clone(),
+                    }),
                     None => column,
                 }
             }

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +77,15 @@ impl CharClass {
             return CharClass::Literal(first);
         }
         let all = |alphabet: &str| chars.iter().all(|c| alphabet.contains(*c));
-        for class in [CharClass::Digit, CharClass::HexLower, CharClass::HexUpper, CharClass::Upper, CharClass::Lower, CharClass::AlnumUpper, CharClass::AlnumLower] {
+        for class in [
+            CharClass::Digit,
+            CharClass::HexLower,
+            CharClass::HexUpper,
+            CharClass::Upper,
+            CharClass::Lower,
+            CharClass::AlnumUpper,
+            CharClass::AlnumLower,
+        ] {
             if all(class.alphabet()) {
                 return class;
             }
@@ -127,7 +134,11 @@ impl IdentifierState {
             for row in 0..column.data.len() {
                 if let Some(text) = column.data.text_at(row) {
                     let value: i64 = text.parse().map_err(|_| {
-                        Error::InvalidData(format!("column `{}`, row {}: `{text}` is not an integer key", column.name, row + 1))
+                        Error::InvalidData(format!(
+                            "column `{}`, row {}: `{text}` is not an integer key",
+                            column.name,
+                            row + 1
+                        ))
                     })?;
                     max = max.max(value);
                 }
@@ -140,7 +151,8 @@ impl IdentifierState {
             };
             return Ok(IdentifierState::Integer { column: column.name.clone(), start, missing_share });
         }
-        let texts: Vec<Vec<char>> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).map(|t| t.chars().collect()).collect();
+        let texts: Vec<Vec<char>> =
+            (0..column.data.len()).filter_map(|row| column.data.text_at(row)).map(|t| t.chars().collect()).collect();
         let mut lengths: HashMap<usize, usize> = HashMap::new();
         for text in &texts {
             *lengths.entry(text.len()).or_default() += 1;
@@ -151,7 +163,9 @@ impl IdentifierState {
             .map(|position| {
                 let chars: Vec<char> = same_length.iter().map(|t| t[position]).collect();
                 match CharClass::of(&chars) {
-                    CharClass::Literal(c) if !c.is_ascii_alphanumeric() || same_length.len() >= 5 => CharClass::Literal(c),
+                    CharClass::Literal(c) if !c.is_ascii_alphanumeric() || same_length.len() >= 5 => {
+                        CharClass::Literal(c)
+                    }
                     CharClass::Literal(c) if c.is_ascii_digit() => CharClass::Digit,
                     CharClass::Literal(_) => CharClass::Alnum,
                     other => other,
@@ -267,12 +281,68 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
 }
 
 const LOREM: &[&str] = &[
-    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
-    "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "enim", "ad", "minim", "veniam", "quis",
-    "nostrud", "exercitation", "ullamco", "laboris", "nisi", "aliquip", "ex", "ea", "commodo", "consequat", "duis",
-    "aute", "irure", "in", "reprehenderit", "voluptate", "velit", "esse", "cillum", "fugiat", "nulla", "pariatur",
-    "excepteur", "sint", "occaecat", "cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia", "deserunt",
-    "mollit", "anim", "id", "est", "laborum",
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+    "laboris",
+    "nisi",
+    "aliquip",
+    "ex",
+    "ea",
+    "commodo",
+    "consequat",
+    "duis",
+    "aute",
+    "irure",
+    "in",
+    "reprehenderit",
+    "voluptate",
+    "velit",
+    "esse",
+    "cillum",
+    "fugiat",
+    "nulla",
+    "pariatur",
+    "excepteur",
+    "sint",
+    "occaecat",
+    "cupidatat",
+    "non",
+    "proident",
+    "sunt",
+    "culpa",
+    "qui",
+    "officia",
+    "deserunt",
+    "mollit",
+    "anim",
+    "id",
+    "est",
+    "laborum",
 ];
 
 /// The fitted state of a free-text column: only the distribution of word counts.
@@ -339,7 +409,8 @@ impl FreeTextState {
                     return None;
                 }
                 let u: f64 = rng.random();
-                let words = self.word_counts.iter().find(|(_, c)| u <= *c).or(self.word_counts.last()).map_or(3, |(w, _)| *w);
+                let words =
+                    self.word_counts.iter().find(|(_, c)| u <= *c).or(self.word_counts.last()).map_or(3, |(w, _)| *w);
                 let mut text = String::new();
                 for i in 0..words {
                     if i > 0 {
@@ -355,28 +426,208 @@ impl FreeTextState {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William",
-    "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Christopher", "Lisa",
-    "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret", "Donald", "Ashley", "Steven",
-    "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda",
-    "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie", "Ronald", "Rebecca", "Jason", "Laura", "Edward",
-    "Helen", "Jeffrey", "Sharon", "Ryan", "Cynthia", "Jacob", "Kathleen", "Gary", "Amy", "Nicholas", "Angela",
-    "Eric", "Shirley", "Jonathan", "Brenda", "Stephen", "Emma", "Larry", "Anna", "Justin", "Pamela", "Scott",
-    "Nicole", "Brandon", "Samantha", "Benjamin", "Katherine", "Samuel", "Christine", "Gregory", "Debra", "Alexander",
-    "Rachel", "Patrick", "Carolyn", "Frank", "Janet", "Raymond", "Maria", "Jack", "Olivia", "Dennis", "Heather",
-    "Jerry", "Diane",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Christopher",
+    "Lisa",
+    "Daniel",
+    "Nancy",
+    "Matthew",
+    "Betty",
+    "Anthony",
+    "Sandra",
+    "Mark",
+    "Margaret",
+    "Donald",
+    "Ashley",
+    "Steven",
+    "Kimberly",
+    "Andrew",
+    "Emily",
+    "Paul",
+    "Donna",
+    "Joshua",
+    "Michelle",
+    "Kenneth",
+    "Carol",
+    "Kevin",
+    "Amanda",
+    "Brian",
+    "Melissa",
+    "George",
+    "Deborah",
+    "Timothy",
+    "Stephanie",
+    "Ronald",
+    "Rebecca",
+    "Jason",
+    "Laura",
+    "Edward",
+    "Helen",
+    "Jeffrey",
+    "Sharon",
+    "Ryan",
+    "Cynthia",
+    "Jacob",
+    "Kathleen",
+    "Gary",
+    "Amy",
+    "Nicholas",
+    "Angela",
+    "Eric",
+    "Shirley",
+    "Jonathan",
+    "Brenda",
+    "Stephen",
+    "Emma",
+    "Larry",
+    "Anna",
+    "Justin",
+    "Pamela",
+    "Scott",
+    "Nicole",
+    "Brandon",
+    "Samantha",
+    "Benjamin",
+    "Katherine",
+    "Samuel",
+    "Christine",
+    "Gregory",
+    "Debra",
+    "Alexander",
+    "Rachel",
+    "Patrick",
+    "Carolyn",
+    "Frank",
+    "Janet",
+    "Raymond",
+    "Maria",
+    "Jack",
+    "Olivia",
+    "Dennis",
+    "Heather",
+    "Jerry",
+    "Diane",
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-    "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee",
-    "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young",
-    "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker",
-    "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Gomez", "Phillips", "Evans", "Turner", "Diaz",
-    "Parker", "Cruz", "Edwards", "Collins", "Reyes", "Stewart", "Morris", "Morales", "Murphy", "Cook", "Rogers",
-    "Gutierrez", "Ortiz", "Morgan", "Cooper", "Peterson", "Bailey", "Reed", "Kelly", "Howard", "Ramos", "Kim",
-    "Cox", "Ward", "Richardson", "Watson", "Brooks", "Chavez", "Wood", "James", "Bennett", "Gray", "Mendoza",
-    "Ruiz", "Hughes", "Price", "Alvarez", "Castillo", "Sanders", "Patel", "Myers", "Long", "Ross", "Foster",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Perez",
+    "Thompson",
+    "White",
+    "Harris",
+    "Sanchez",
+    "Clark",
+    "Ramirez",
+    "Lewis",
+    "Robinson",
+    "Walker",
+    "Young",
+    "Allen",
+    "King",
+    "Wright",
+    "Scott",
+    "Torres",
+    "Nguyen",
+    "Hill",
+    "Flores",
+    "Green",
+    "Adams",
+    "Nelson",
+    "Baker",
+    "Hall",
+    "Rivera",
+    "Campbell",
+    "Mitchell",
+    "Carter",
+    "Roberts",
+    "Gomez",
+    "Phillips",
+    "Evans",
+    "Turner",
+    "Diaz",
+    "Parker",
+    "Cruz",
+    "Edwards",
+    "Collins",
+    "Reyes",
+    "Stewart",
+    "Morris",
+    "Morales",
+    "Murphy",
+    "Cook",
+    "Rogers",
+    "Gutierrez",
+    "Ortiz",
+    "Morgan",
+    "Cooper",
+    "Peterson",
+    "Bailey",
+    "Reed",
+    "Kelly",
+    "Howard",
+    "Ramos",
+    "Kim",
+    "Cox",
+    "Ward",
+    "Richardson",
+    "Watson",
+    "Brooks",
+    "Chavez",
+    "Wood",
+    "James",
+    "Bennett",
+    "Gray",
+    "Mendoza",
+    "Ruiz",
+    "Hughes",
+    "Price",
+    "Alvarez",
+    "Castillo",
+    "Sanders",
+    "Patel",
+    "Myers",
+    "Long",
+    "Ross",
+    "Foster",
     "Jimenez",
 ];
 
@@ -410,7 +661,8 @@ pub struct FakeState {
 
 impl FakeState {
     pub(crate) fn fit(column: &Column, kind: PiiKind, min_count: usize, warnings: &mut Vec<Warning>) -> Self {
-        let texts: Vec<std::borrow::Cow<'_, str>> = (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
+        let texts: Vec<std::borrow::Cow<'_, str>> =
+            (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
         let lower = texts.iter().filter(|t| *t == &t.to_lowercase()).count();
         let upper = texts.iter().filter(|t| *t == &t.to_uppercase()).count();
         let casing = if lower * 2 > texts.len() {
@@ -432,7 +684,8 @@ impl FakeState {
             .filter(|(_, count)| *count >= min_count)
             .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
             .map_or_else(|| "###-###-####".to_string(), |(layout, _)| layout);
-        warnings.push(Warning::column(&column.name, "personal data: replaced by fake values, none taken from the data"));
+        warnings
+            .push(Warning::column(&column.name, "personal data: replaced by fake values, none taken from the data"));
         FakeState { column: column.name.clone(), kind, missing_share: missing_share_of(&column.data), casing, layout }
     }
 
@@ -460,11 +713,14 @@ impl FakeState {
                         let domain = ["example.com", "example.org", "example.net"][rng.random_range(0..3)];
                         format!("{}.{}{}@{domain}", first.to_lowercase(), last.to_lowercase(), rng.random_range(1..100))
                     }
-                    PiiKind::Phone => self.layout.chars().map(|c| if c == '#' { char::from(b'0' + rng.random_range(0..10u8)) } else { c }).collect(),
+                    PiiKind::Phone => self
+                        .layout
+                        .chars()
+                        .map(|c| if c == '#' { char::from(b'0' + rng.random_range(0..10u8)) } else { c })
+                        .collect(),
                 })
             })
             .collect();
         Column::new(self.column.clone(), ColumnData::Text(values))
     }
 }
-

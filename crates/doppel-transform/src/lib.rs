@@ -94,7 +94,12 @@ pub(crate) fn stable_hash(label: &str) -> u64 {
 
 impl TransformState {
     /// Fits the transform that `meta` calls for on `column`.
-    pub fn fit(column: &Column, meta: &ColumnMeta, settings: &FitSettings, warnings: &mut Vec<Warning>) -> Result<Self> {
+    pub fn fit(
+        column: &Column,
+        meta: &ColumnMeta,
+        settings: &FitSettings,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Self> {
         if column.data.is_empty() {
             return Err(Error::InvalidData(format!("column `{}` has no rows", column.name)));
         }
@@ -105,9 +110,15 @@ impl TransformState {
             ColumnKind::Categorical { .. } | ColumnKind::Boolean { .. } => {
                 TransformState::Categorical(CategoricalState::fit(column, &meta.kind, settings, warnings)?)
             }
-            ColumnKind::Identifier { storage } => TransformState::Identifier(IdentifierState::fit(column, *storage, warnings)?),
-            ColumnKind::Text => TransformState::FreeText(FreeTextState::fit(column, settings.min_category_count, warnings)),
-            ColumnKind::Pii { kind } => TransformState::Fake(FakeState::fit(column, *kind, settings.min_category_count, warnings)),
+            ColumnKind::Identifier { storage } => {
+                TransformState::Identifier(IdentifierState::fit(column, *storage, warnings)?)
+            }
+            ColumnKind::Text => {
+                TransformState::FreeText(FreeTextState::fit(column, settings.min_category_count, warnings))
+            }
+            ColumnKind::Pii { kind } => {
+                TransformState::Fake(FakeState::fit(column, *kind, settings.min_category_count, warnings))
+            }
         })
     }
 
@@ -144,7 +155,13 @@ impl TransformState {
     /// Decodes uniform scores (one slice per output column, all of the same length) back into a
     /// column of `n_rows` values in the source's type and format. `first_row` is the global
     /// number of the first row (generated keys depend on it); `rng` draws generated values.
-    pub fn reverse_transform(&self, encoded: &[&[f64]], first_row: u64, n_rows: usize, rng: &mut SeededRng) -> Result<Column> {
+    pub fn reverse_transform(
+        &self,
+        encoded: &[&[f64]],
+        first_row: u64,
+        n_rows: usize,
+        rng: &mut SeededRng,
+    ) -> Result<Column> {
         let expected = self.output_columns().len();
         if encoded.len() != expected {
             return Err(Error::InvalidData(format!(

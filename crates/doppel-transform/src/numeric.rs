@@ -58,7 +58,12 @@ pub struct NumericState {
 const DATETIME_STEPS: &[i64] = &[86_400_000_000, 3_600_000_000, 60_000_000, 1_000_000, 1_000, 1];
 
 impl NumericState {
-    pub(crate) fn fit(column: &Column, kind: &ColumnKind, settings: &FitSettings, warnings: &mut Vec<Warning>) -> Result<Self> {
+    pub(crate) fn fit(
+        column: &Column,
+        kind: &ColumnKind,
+        settings: &FitSettings,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Self> {
         let values = numeric_values(&column.name, &column.data, kind)?;
         let mut present: Vec<f64> = values.iter().flatten().copied().collect();
         present.sort_by(f64::total_cmp);
@@ -66,7 +71,9 @@ impl NumericState {
         let output = match kind {
             ColumnKind::Numerical { integer: true, format } => NumericOutput::Integer { step: format.step.max(1) },
             ColumnKind::Numerical { format, .. } => NumericOutput::Float { format: format.clone() },
-            ColumnKind::Date { pattern, storage } => NumericOutput::Date { pattern: pattern.clone(), storage: *storage },
+            ColumnKind::Date { pattern, storage } => {
+                NumericOutput::Date { pattern: pattern.clone(), storage: *storage }
+            }
             ColumnKind::Datetime { pattern, offset_seconds, .. } => {
                 let step_micros = DATETIME_STEPS
                     .iter()
@@ -81,7 +88,10 @@ impl NumericState {
             warnings.push(Warning::column(&column.name, "every value is missing; the output column will be empty"));
             PiecewiseCdf { xs: vec![0.0, 0.0], ps: vec![0.0, 1.0] }
         } else {
-            let cdf = PiecewiseCdf::fit(&present, CdfSettings { min_count: settings.min_category_count, max_points: settings.max_cdf_points });
+            let cdf = PiecewiseCdf::fit(
+                &present,
+                CdfSettings { min_count: settings.min_category_count, max_points: settings.max_cdf_points },
+            );
             if present.first() == present.last() {
                 warnings.push(Warning::column(&column.name, "the column is constant; it is reproduced as such"));
             } else if present.len() < settings.min_category_count {
@@ -111,10 +121,14 @@ impl NumericState {
         match &self.output {
             NumericOutput::Float { format } => ColumnKind::Numerical { integer: false, format: format.clone() },
             NumericOutput::Integer { .. } => ColumnKind::Numerical { integer: true, format: NumberFormat::default() },
-            NumericOutput::Date { pattern, storage } => ColumnKind::Date { pattern: pattern.clone(), storage: *storage },
-            NumericOutput::Datetime { pattern, offset_seconds, .. } => {
-                ColumnKind::Datetime { pattern: pattern.clone(), storage: Storage::Text, offset_seconds: *offset_seconds }
+            NumericOutput::Date { pattern, storage } => {
+                ColumnKind::Date { pattern: pattern.clone(), storage: *storage }
             }
+            NumericOutput::Datetime { pattern, offset_seconds, .. } => ColumnKind::Datetime {
+                pattern: pattern.clone(),
+                storage: Storage::Text,
+                offset_seconds: *offset_seconds,
+            },
         }
     }
 
@@ -160,16 +174,23 @@ impl NumericState {
         match &self.output {
             NumericOutput::Float { format } => {
                 let text_format = match format.max_decimals {
-                    Some(max_decimals) => TextFormat::Decimal { max_decimals, min_decimals: format.min_decimals, fixed: format.fixed },
+                    Some(max_decimals) => {
+                        TextFormat::Decimal { max_decimals, min_decimals: format.min_decimals, fixed: format.fixed }
+                    }
                     None => TextFormat::Plain,
                 };
                 Column::new(name, ColumnData::Float(values.collect())).with_format(text_format)
             }
-            NumericOutput::Integer { .. } => Column::new(name, ColumnData::Int(values.map(|v| v.map(|x| x as i64)).collect())),
+            NumericOutput::Integer { .. } => {
+                Column::new(name, ColumnData::Int(values.map(|v| v.map(|x| x as i64)).collect()))
+            }
             NumericOutput::Date { pattern, storage } => {
                 let days = values.map(|v| v.map(|x| x as i32));
                 match storage {
-                    Storage::Integer => Column::new(name, ColumnData::Int(days.map(|d| d.and_then(temporal::date_to_yyyymmdd)).collect())),
+                    Storage::Integer => Column::new(
+                        name,
+                        ColumnData::Int(days.map(|d| d.and_then(temporal::date_to_yyyymmdd)).collect()),
+                    ),
                     _ => Column::new(name, ColumnData::Date(days.collect()))
                         .with_format(TextFormat::Temporal { pattern: pattern.clone(), offset_seconds: None }),
                 }

@@ -10,10 +10,7 @@ use doppel_core::{ColumnData, ColumnKind, Error, Result, Storage};
 fn row_error(column: &str, row: usize, value: &str, expected: &str) -> Error {
     let shown: String = value.chars().take(40).collect();
     let ellipsis = if value.chars().count() > 40 { "..." } else { "" };
-    Error::InvalidData(format!(
-        "column `{column}`, row {}: `{shown}{ellipsis}` is not {expected}",
-        row + 1
-    ))
+    Error::InvalidData(format!("column `{column}`, row {}: `{shown}{ellipsis}` is not {expected}", row + 1))
 }
 
 /// The column's values as finite numbers on the scale the numeric model works on: the number
@@ -64,7 +61,12 @@ pub(crate) fn numeric_values(column: &str, data: &ColumnData, kind: &ColumnKind)
                         .ok_or_else(|| row_error(column, row, &x.to_string(), "a valid `YYYYMMDD` date")),
                 })
                 .collect(),
-            _ => parse_memoized(column, data, |text| temporal::parse_date(text.trim(), pattern).map(f64::from), &format!("a valid date in the format `{pattern}`")),
+            _ => parse_memoized(
+                column,
+                data,
+                |text| temporal::parse_date(text.trim(), pattern).map(f64::from),
+                &format!("a valid date in the format `{pattern}`"),
+            ),
         },
         ColumnKind::Datetime { pattern, .. } => match data {
             ColumnData::DateTime(values) => Ok(values.iter().map(|v| v.map(|x| x as f64)).collect()),
@@ -78,13 +80,20 @@ pub(crate) fn numeric_values(column: &str, data: &ColumnData, kind: &ColumnKind)
                 &format!("a valid datetime in the format `{pattern}`"),
             ),
         },
-        other => Err(Error::InvalidConfig(format!("column `{column}`: a {} column has no numeric values", other.name()))),
+        other => {
+            Err(Error::InvalidConfig(format!("column `{column}`: a {} column has no numeric values", other.name())))
+        }
     }
 }
 
 /// Parses text values with `parse`, once per distinct text (dates repeat a lot, and parsing
 /// them is slow).
-fn parse_memoized(column: &str, data: &ColumnData, parse: impl Fn(&str) -> Option<f64>, expected: &str) -> Result<Vec<Option<f64>>> {
+fn parse_memoized(
+    column: &str,
+    data: &ColumnData,
+    parse: impl Fn(&str) -> Option<f64>,
+    expected: &str,
+) -> Result<Vec<Option<f64>>> {
     let mut memo: HashMap<Cow<'_, str>, f64> = HashMap::new();
     let mut values = Vec::with_capacity(data.len());
     for row in 0..data.len() {
@@ -105,7 +114,11 @@ fn parse_memoized(column: &str, data: &ColumnData, parse: impl Fn(&str) -> Optio
 
 /// The column's values as category labels. Booleans become `true`/`false` whatever the source's
 /// tokens were.
-pub(crate) fn label_values<'a>(column: &str, data: &'a ColumnData, kind: &ColumnKind) -> Result<Vec<Option<Cow<'a, str>>>> {
+pub(crate) fn label_values<'a>(
+    column: &str,
+    data: &'a ColumnData,
+    kind: &ColumnKind,
+) -> Result<Vec<Option<Cow<'a, str>>>> {
     if let ColumnKind::Boolean { true_token, false_token, .. } = kind {
         return (0..data.len())
             .map(|row| match data {

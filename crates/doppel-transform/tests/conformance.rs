@@ -30,19 +30,42 @@ fn fixtures() -> Vec<Column> {
         text_column("float", (0..n).map(|i| (!null(i)).then(|| format!("{:.2}", 100.0 * u[i] * u[i]))).collect()),
         text_column("integer", (0..n).map(|i| (!null(i)).then(|| format!("{}", (u[i] * 12.0) as i64 + 6))).collect()),
         text_column("rounded", (0..n).map(|i| Some(format!("{}", ((u[i] * 50.0) as i64) * 100))).collect()),
-        text_column("category", (0..n).map(|i| (!null(i)).then(|| ["north", "south", "east", "west"][(u[i] * 4.0) as usize].to_string())).collect()),
+        text_column(
+            "category",
+            (0..n)
+                .map(|i| (!null(i)).then(|| ["north", "south", "east", "west"][(u[i] * 4.0) as usize].to_string()))
+                .collect(),
+        ),
         text_column("flag", (0..n).map(|i| Some(if u[i] < 0.3 { "True" } else { "False" }.to_string())).collect()),
         text_column("binary", (0..n).map(|i| Some(if u[i] < 0.6 { "1" } else { "0" }.to_string())).collect()),
-        text_column("day", (0..n).map(|i| (!null(i)).then(|| doppel_core::temporal::format_date(18000 + (u[i] * 700.0) as i32, "%Y-%m-%d"))).collect()),
+        text_column(
+            "day",
+            (0..n)
+                .map(|i| {
+                    (!null(i)).then(|| doppel_core::temporal::format_date(18000 + (u[i] * 700.0) as i32, "%Y-%m-%d"))
+                })
+                .collect(),
+        ),
         text_column(
             "stamp",
             (0..n)
-                .map(|i| Some(doppel_core::temporal::format_datetime(1_600_000_000_000_000 + (u[i] * 1e6) as i64 * 3_600_000_000, "%Y-%m-%dT%H:%M:%S%.fZ", None)))
+                .map(|i| {
+                    Some(doppel_core::temporal::format_datetime(
+                        1_600_000_000_000_000 + (u[i] * 1e6) as i64 * 3_600_000_000,
+                        "%Y-%m-%dT%H:%M:%S%.fZ",
+                        None,
+                    ))
+                })
                 .collect(),
         ),
         text_column("customer_id", (0..n).map(|i| Some(format!("{}", 1000 + i * 3))).collect()),
         text_column("code", (0..n).map(|i| Some(format!("AB-{:05}", i * 7 + 11))).collect()),
-        text_column("comment", (0..n).map(|i| Some(format!("visit number {i} went {}", if u[i] < 0.5 { "well" } else { "badly" }))).collect()),
+        text_column(
+            "comment",
+            (0..n)
+                .map(|i| Some(format!("visit number {i} went {}", if u[i] < 0.5 { "well" } else { "badly" })))
+                .collect(),
+        ),
         text_column("email", (0..n).map(|i| Some(format!("person{i}@corp.test"))).collect()),
     ]
 }
@@ -67,7 +90,20 @@ fn detected_kinds_are_the_expected_ones() {
     let kinds: Vec<&str> = fixtures().iter().map(|c| fit(c).0.kind.name()).collect();
     assert_eq!(
         kinds,
-        ["numerical", "numerical (integer)", "numerical (integer)", "categorical", "boolean", "categorical", "date", "datetime", "identifier", "identifier", "text", "pii"]
+        [
+            "numerical",
+            "numerical (integer)",
+            "numerical (integer)",
+            "categorical",
+            "boolean",
+            "categorical",
+            "date",
+            "datetime",
+            "identifier",
+            "identifier",
+            "text",
+            "pii"
+        ]
     );
 }
 
@@ -94,7 +130,12 @@ fn modelled_columns_roundtrip_and_keep_nulls() {
         let back = roundtrip(&state, &column);
         assert_eq!(back.data.len(), column.data.len());
         for row in 0..column.data.len() {
-            assert_eq!(back.data.is_null(row), column.data.is_null(row), "column {} row {row}: nulls survive", column.name);
+            assert_eq!(
+                back.data.is_null(row),
+                column.data.is_null(row),
+                "column {} row {row}: nulls survive",
+                column.name
+            );
         }
         // Categories, booleans, small integers, rounded integers and dates are lossless.
         // Categories and booleans are lossless; numbers are restored exactly except the few
@@ -115,7 +156,11 @@ fn modelled_columns_roundtrip_and_keep_nulls() {
         if categorical.contains(&column.name.as_str()) {
             assert_eq!(differences, 0, "column {} is restored exactly", column.name);
         } else {
-            assert!(differences <= 2 * FitSettings::default().min_category_count, "column {}: {differences} values changed", column.name);
+            assert!(
+                differences <= 2 * FitSettings::default().min_category_count,
+                "column {}: {differences} values changed",
+                column.name
+            );
             // Lossy (continuous): the distribution is restored.
             let a: Vec<f64> = rendered_in.iter().map(|t| to_number(t)).collect();
             let b: Vec<f64> = rendered_back.iter().map(|t| to_number(t)).collect();
@@ -129,9 +174,15 @@ fn render(column: &Column, row: usize, out: &mut String) -> Option<String> {
     // The same text rendering the writers use, reproduced through the public formats.
     use doppel_core::TextFormat;
     let value = match (&column.data, &column.format) {
-        (ColumnData::Float(v), TextFormat::Decimal { max_decimals, .. }) => v[row].map(|x| format!("{x:.*}", usize::from(*max_decimals))),
-        (ColumnData::Bool(v), TextFormat::Boolean { true_token, false_token }) => v[row].map(|b| if b { true_token.clone() } else { false_token.clone() }),
-        (ColumnData::Date(v), TextFormat::Temporal { pattern, .. }) => v[row].map(|d| doppel_core::temporal::format_date(d, pattern)),
+        (ColumnData::Float(v), TextFormat::Decimal { max_decimals, .. }) => {
+            v[row].map(|x| format!("{x:.*}", usize::from(*max_decimals)))
+        }
+        (ColumnData::Bool(v), TextFormat::Boolean { true_token, false_token }) => {
+            v[row].map(|b| if b { true_token.clone() } else { false_token.clone() })
+        }
+        (ColumnData::Date(v), TextFormat::Temporal { pattern, .. }) => {
+            v[row].map(|d| doppel_core::temporal::format_date(d, pattern))
+        }
         (ColumnData::DateTime(v), TextFormat::Temporal { pattern, offset_seconds }) => {
             v[row].map(|m| doppel_core::temporal::format_datetime(m, pattern, *offset_seconds))
         }
@@ -188,7 +239,8 @@ fn generated_columns_never_emit_training_values() {
         }
         let json = serde_json::to_string(&state).expect("serialises");
         let generated = state.generate(0, 5000, &mut stream_rng(9, 1));
-        let training: std::collections::HashSet<String> = (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|t| t.into_owned()).collect();
+        let training: std::collections::HashSet<String> =
+            (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|t| t.into_owned()).collect();
         let mut seen = std::collections::HashSet::new();
         for row in 0..generated.data.len() {
             let Some(value) = generated.data.text_at(row).map(|t| t.into_owned()) else { continue };

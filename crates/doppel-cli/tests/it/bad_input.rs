@@ -21,7 +21,11 @@ fn assert_fails(output: Output, needles: &[&str], output_path: &str) {
     assert!(!output.stderr.contains("panicked"), "{}", output.stderr);
     assert!(!Path::new(output_path).exists(), "a failed run left {output_path}");
     let parent = Path::new(output_path).parent().expect("a folder");
-    let leftovers: Vec<_> = std::fs::read_dir(parent).expect("lists").filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(parent)
+        .expect("lists")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "temporary files were left behind: {leftovers:?}");
 }
 
@@ -57,7 +61,11 @@ fn ragged_rows_invalid_utf8_and_duplicate_names() {
     let mut bytes = numbers(10).into_bytes();
     bytes.extend_from_slice(b"5,\xff\xfeoops\n");
     synth_fails(&dir, &write(&dir, "latin1.csv", &bytes), &["latin1.csv: line 12 is not valid UTF-8"]);
-    synth_fails(&dir, &write(&dir, "dupes.csv", b"a,b,a\n1,2,3\n4,5,6\n"), &["dupes.csv: column name `a` appears more than once"]);
+    synth_fails(
+        &dir,
+        &write(&dir, "dupes.csv", b"a,b,a\n1,2,3\n4,5,6\n"),
+        &["dupes.csv: column name `a` appears more than once"],
+    );
 }
 
 #[test]
@@ -94,15 +102,27 @@ fn mixed_types_non_finite_numbers_and_bad_dates_name_the_row() {
         text.push_str(&format!("{}.5,x\n", i));
     }
     text.push_str("unknown,y\n");
-    synth_fails(&dir, &write(&dir, "mixed.csv", text.as_bytes()), &["column `amount`, row 101: `unknown` is not a number", "hint:"]);
+    synth_fails(
+        &dir,
+        &write(&dir, "mixed.csv", text.as_bytes()),
+        &["column `amount`, row 101: `unknown` is not a number", "hint:"],
+    );
     let text = text.replace("unknown", "inf");
-    synth_fails(&dir, &write(&dir, "inf.csv", text.as_bytes()), &["column `amount`, row 101: `inf` is not a finite number"]);
+    synth_fails(
+        &dir,
+        &write(&dir, "inf.csv", text.as_bytes()),
+        &["column `amount`, row 101: `inf` is not a finite number"],
+    );
     let mut dates = String::from("day,label\n");
     for i in 0..60 {
         dates.push_str(&format!("2020-01-{:02},x\n", i % 28 + 1));
     }
     dates.push_str("2020-13-45,y\n");
-    synth_fails(&dir, &write(&dir, "dates.csv", dates.as_bytes()), &["column `day`, row 61: `2020-13-45` is not a valid date in the format `%Y-%m-%d`"]);
+    synth_fails(
+        &dir,
+        &write(&dir, "dates.csv", dates.as_bytes()),
+        &["column `day`, row 61: `2020-13-45` is not a valid date in the format `%Y-%m-%d`"],
+    );
 }
 
 #[test]
@@ -143,14 +163,35 @@ fn bad_model_files() {
     let text = std::fs::read_to_string(&model).expect("model");
     let out = path_in(&dir, "out.csv");
     let truncated = write(&dir, "truncated.doppel", &text.as_bytes()[..text.len() / 2]);
-    assert_fails(doppel(&["sample", &truncated, "-n", "10", "-o", &out]), &["truncated.doppel: not a valid doppel model file", "corrupt or truncated"], &out);
-    let edited = write(&dir, "edited.doppel", text.replacen("\"min_category_count\":5", "\"min_category_count\":6", 1).as_bytes());
+    assert_fails(
+        doppel(&["sample", &truncated, "-n", "10", "-o", &out]),
+        &["truncated.doppel: not a valid doppel model file", "corrupt or truncated"],
+        &out,
+    );
+    let edited = write(
+        &dir,
+        "edited.doppel",
+        text.replacen("\"min_category_count\":5", "\"min_category_count\":6", 1).as_bytes(),
+    );
     assert_fails(doppel(&["sample", &edited, "-n", "10", "-o", &out]), &["the checksum does not match"], &out);
-    let newer = write(&dir, "newer.doppel", text.replacen("\"format_version\":1", "\"format_version\":2", 1).as_bytes());
-    assert_fails(doppel(&["sample", &newer, "-n", "10", "-o", &out]), &["model format 2", "reads formats up to 1", "upgrade doppel"], &out);
+    let newer =
+        write(&dir, "newer.doppel", text.replacen("\"format_version\":1", "\"format_version\":2", 1).as_bytes());
+    assert_fails(
+        doppel(&["sample", &newer, "-n", "10", "-o", &out]),
+        &["model format 2", "reads formats up to 1", "upgrade doppel"],
+        &out,
+    );
     let garbage = write(&dir, "garbage.doppel", b"\x00\x01\x02 not a model");
-    assert_fails(doppel(&["sample", &garbage, "-n", "10", "-o", &out]), &["garbage.doppel: not a valid doppel model file"], &out);
-    assert_fails(doppel(&["sample", &path_in(&dir, "missing.doppel"), "-n", "10", "-o", &out]), &["missing.doppel: no such file"], &out);
+    assert_fails(
+        doppel(&["sample", &garbage, "-n", "10", "-o", &out]),
+        &["garbage.doppel: not a valid doppel model file"],
+        &out,
+    );
+    assert_fails(
+        doppel(&["sample", &path_in(&dir, "missing.doppel"), "-n", "10", "-o", &out]),
+        &["missing.doppel: no such file"],
+        &out,
+    );
 }
 
 #[test]
@@ -162,9 +203,21 @@ fn metadata_naming_a_missing_column() {
     let text = std::fs::read_to_string(&meta).expect("metadata").replace("\"name\": \"b\"", "\"name\": \"colour\"");
     std::fs::write(&meta, text).expect("writes");
     let out = path_in(&dir, "out.csv");
-    assert_fails(doppel(&["synth", &data, "-o", &out, "--metadata", &meta]), &["the metadata names column `colour`", "does not have"], &out);
-    std::fs::write(&meta, "{\"format\": \"doppel.metadata\", \"version\": 1, \"columns\": [{\"name\": \"a\", \"type\": \"shape\"}]}").expect("writes");
-    assert_fails(doppel(&["synth", &data, "-o", &out, "--metadata", &meta]), &["meta.json", "unknown variant `shape`"], &out);
+    assert_fails(
+        doppel(&["synth", &data, "-o", &out, "--metadata", &meta]),
+        &["the metadata names column `colour`", "does not have"],
+        &out,
+    );
+    std::fs::write(
+        &meta,
+        "{\"format\": \"doppel.metadata\", \"version\": 1, \"columns\": [{\"name\": \"a\", \"type\": \"shape\"}]}",
+    )
+    .expect("writes");
+    assert_fails(
+        doppel(&["synth", &data, "-o", &out, "--metadata", &meta]),
+        &["meta.json", "unknown variant `shape`"],
+        &out,
+    );
 }
 
 #[test]
@@ -175,10 +228,22 @@ fn row_counts() {
     doppel_ok(&["fit", &data, "-o", &model, "--quiet"]);
     let out = path_in(&dir, "out.csv");
     assert_fails(doppel(&["sample", &model, "-n", "0", "-o", &out]), &["`-n 0`: expected at least 1 row"], &out);
-    assert_fails(doppel(&["sample", &model, "-n", "-5", "-o", &out]), &["`-n -5`: expected a positive whole number of rows"], &out);
-    assert_fails(doppel(&["sample", &model, "-n", "10000000000000", "-o", &out]), &["at most 1000000000000 rows"], &out);
+    assert_fails(
+        doppel(&["sample", &model, "-n", "-5", "-o", &out]),
+        &["`-n -5`: expected a positive whole number of rows"],
+        &out,
+    );
+    assert_fails(
+        doppel(&["sample", &model, "-n", "10000000000000", "-o", &out]),
+        &["at most 1000000000000 rows"],
+        &out,
+    );
     assert_fails(doppel(&["sample", &model, "-n", "ten", "-o", &out]), &["`-n ten`"], &out);
-    assert_fails(doppel(&["sample", &model, "-n", "10", "-o", &out, "--shard", "4/4"]), &["`--shard 4/4`: expected `I/K`"], &out);
+    assert_fails(
+        doppel(&["sample", &model, "-n", "10", "-o", &out, "--shard", "4/4"]),
+        &["`--shard 4/4`: expected `I/K`"],
+        &out,
+    );
     assert_fails(doppel(&["synth", &data, "-n", "0", "-o", &out]), &["`-n 0`"], &out);
 }
 
@@ -205,7 +270,9 @@ fn a_manifest_sits_beside_every_output() {
     let data = write(&dir, "data.csv", numbers(50).as_bytes());
     let out = path_in(&dir, "out.parquet");
     doppel_ok(&["synth", &data, "-o", &out, "--seed", "9", "--quiet"]);
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{out}.manifest.json")).expect("manifest")).expect("json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{out}.manifest.json")).expect("manifest"))
+            .expect("json");
     assert_eq!(manifest["format"], "doppel.manifest");
     assert_eq!(manifest["engine"], "copula");
     assert_eq!(manifest["seed"], 9);

@@ -22,7 +22,19 @@ fn threads_do_not_change_the_output_and_shards_concatenate() {
     let mut concatenated = Vec::new();
     for index in 0..4 {
         let part = path_in(&dir, &format!("part{index}.csv"));
-        doppel_ok(&["sample", &model, "-n", "50000", "-o", &part, "--seed", "11", "--shard", &format!("{index}/4"), "--quiet"]);
+        doppel_ok(&[
+            "sample",
+            &model,
+            "-n",
+            "50000",
+            "-o",
+            &part,
+            "--seed",
+            "11",
+            "--shard",
+            &format!("{index}/4"),
+            "--quiet",
+        ]);
         let bytes = read(&part);
         let body = if index == 0 {
             &bytes[..]
@@ -46,7 +58,17 @@ fn a_saved_model_samples_what_synth_sampled() {
     let direct = path_in(&dir, "direct.csv");
     let from_file = path_in(&dir, "from-file.csv");
     let data = train("telco_churn");
-    doppel_ok(&["synth", data.to_str().expect("utf-8"), "-o", &direct, "--seed", "5", "--save-model", &model, "--quiet"]);
+    doppel_ok(&[
+        "synth",
+        data.to_str().expect("utf-8"),
+        "-o",
+        &direct,
+        "--seed",
+        "5",
+        "--save-model",
+        &model,
+        "--quiet",
+    ]);
     doppel_ok(&["sample", &model, "-n", "5634", "-o", &from_file, "--seed", "5", "--quiet"]);
     assert!(read(&direct) == read(&from_file), "save -> load -> sample differs from sampling directly");
     // Fitting twice gives the same model file.

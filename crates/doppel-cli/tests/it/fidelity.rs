@@ -47,7 +47,9 @@ fn numbers(data: &ColumnData, kind: &ColumnKind) -> Vec<f64> {
         .filter_map(|row| data.text_at(row))
         .map(|text| match kind {
             ColumnKind::Date { pattern, .. } => doppel_core::temporal::parse_date(&text, pattern).map(f64::from),
-            ColumnKind::Datetime { pattern, .. } => doppel_core::temporal::parse_datetime(&text, pattern).map(|d| d.micros as f64),
+            ColumnKind::Datetime { pattern, .. } => {
+                doppel_core::temporal::parse_datetime(&text, pattern).map(|d| d.micros as f64)
+            }
             _ => text.parse().ok(),
         })
         .map(|value| value.expect("the output parses like the input"))
@@ -116,7 +118,8 @@ fn missingness_that_depends_on_another_column_stays_so() {
     let synthetic = read_table(output.as_ref(), &ReadOptions::default()).expect("reads");
     let death = &synthetic.column("death").expect("death").data;
     let chapter = &synthetic.column("chapter").expect("chapter").data;
-    let alive_with_chapter = (0..death.len()).filter(|&r| death.text_at(r).as_deref() == Some("0") && !chapter.is_null(r)).count();
+    let alive_with_chapter =
+        (0..death.len()).filter(|&r| death.text_at(r).as_deref() == Some("0") && !chapter.is_null(r)).count();
     let share = alive_with_chapter as f64 / death.len() as f64;
     eprintln!("flchain: share of rows alive but with a cause of death: {share:.4}");
     assert!(share < 0.02, "share {share}");

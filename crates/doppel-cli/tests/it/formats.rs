@@ -33,7 +33,10 @@ fn csv_datetimes_keep_their_format_and_granularity() {
     let position = header.iter().position(|c| *c == "time_hour").expect("time_hour");
     for line in text.lines().skip(1).take(200) {
         let value = line.split(',').nth(position).expect("field");
-        assert!(value.len() == 20 && value.ends_with(":00:00Z") && value.as_bytes()[10] == b'T', "`{value}` is not like 2013-01-01T06:00:00Z");
+        assert!(
+            value.len() == 20 && value.ends_with(":00:00Z") && value.as_bytes()[10] == b'T',
+            "`{value}` is not like 2013-01-01T06:00:00Z"
+        );
     }
 }
 
@@ -47,7 +50,11 @@ fn dates_integer_dates_jsonl_tsv_and_stdout() {
         text.push_str(&format!(
             "{}\t{}\t{}\t{}.{:02}\t{}\n",
             doppel_core::temporal::format_date(day, "%d/%m/%Y"),
-            doppel_core::temporal::format_datetime(i64::from(day) * 86_400_000_000 + (i64::from(i % 24)) * 3_600_000_000, "%Y-%m-%d %H:%M:%S%.f", None),
+            doppel_core::temporal::format_datetime(
+                i64::from(day) * 86_400_000_000 + (i64::from(i % 24)) * 3_600_000_000,
+                "%Y-%m-%d %H:%M:%S%.f",
+                None
+            ),
             doppel_core::temporal::date_to_yyyymmdd(day).expect("a date"),
             (i * 13) % 500,
             i % 100,
@@ -62,7 +69,9 @@ fn dates_integer_dates_jsonl_tsv_and_stdout() {
 
     let jsonl = path_in(&dir, "out.jsonl");
     doppel_ok(&["synth", &input, "-o", &jsonl, "--quiet"]);
-    let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&jsonl).expect("jsonl").lines().next().expect("a line")).expect("json");
+    let first: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&jsonl).expect("jsonl").lines().next().expect("a line"))
+            .expect("json");
     assert!(first["day"].as_str().expect("a string").chars().nth(2) == Some('/'), "{first}");
     assert!(first["code_date"].is_i64(), "{first}");
     assert!(first["amount"].is_f64(), "{first}");
@@ -95,7 +104,8 @@ fn inspect_prints_a_summary_and_metadata_edits_are_used() {
     std::fs::write(&meta_path, metadata.to_json()).expect("writes");
     let model = path_in(&dir, "model.doppel");
     doppel_ok(&["fit", data, "-o", &model, "--metadata", &meta_path, "--quiet"]);
-    let model_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).expect("model")).expect("json");
+    let model_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).expect("model")).expect("json");
     assert_eq!(model_json["model"]["transforms"][1]["type"], "categorical");
     let listing = doppel_ok(&["inspect", data, "--metadata", &meta_path]).stdout;
     assert!(listing.lines().any(|l| l.starts_with("education") && l.contains("categorical")), "{listing}");
@@ -104,7 +114,11 @@ fn inspect_prints_a_summary_and_metadata_edits_are_used() {
     std::fs::write(&meta_path, metadata.to_json()).expect("writes");
     let failed = doppel(&["fit", data, "-o", &path_in(&dir, "bad.doppel"), "--metadata", &meta_path]);
     assert_eq!(failed.code, 2);
-    assert!(failed.stderr.contains("column `ethnicity`") && failed.stderr.contains("cannot be stored as an integer"), "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("column `ethnicity`") && failed.stderr.contains("cannot be stored as an integer"),
+        "{}",
+        failed.stderr
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Integration tests of the `doppel` binary, as one test binary.
 
+#![expect(clippy::print_stderr, reason = "the acceptance tests report the figures they measure")]
+
 mod bad_input;
 mod determinism;
 mod fidelity;

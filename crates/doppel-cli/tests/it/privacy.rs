@@ -55,7 +55,10 @@ fn model_file_and_output_hold_no_identifier_text_or_rare_category() {
     assert!(!output_text.contains("Zebediah"), "a real name is in the output");
     let synthetic = read_table(output.as_ref(), &ReadOptions::default()).expect("reads");
     for column in ["patient_id", "record_code", "notes"] {
-        let real: HashSet<String> = (0..training.n_rows()).filter_map(|r| training.column(column).expect("c").data.text_at(r)).map(|t| t.into_owned()).collect();
+        let real: HashSet<String> = (0..training.n_rows())
+            .filter_map(|r| training.column(column).expect("c").data.text_at(r))
+            .map(|t| t.into_owned())
+            .collect();
         let generated = &synthetic.column(column).expect("column").data;
         let mut seen = HashSet::new();
         for row in 0..generated.len() {
@@ -90,7 +93,8 @@ fn public_datasets_leak_no_key_or_rare_category() {
     }
     let rare: Vec<&String> = counts.iter().filter(|(_, c)| **c < 5).map(|(k, _)| k).collect();
     assert!(!rare.is_empty(), "the fixture has rare clinics");
-    let model_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).expect("model")).expect("json");
+    let model_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&model).expect("model")).expect("json");
     let transforms = model_json["model"]["transforms"].as_array().expect("transforms");
     let clinic = transforms.iter().find(|t| t["column"] == "clinic_name").expect("the clinic transform");
     let stored = clinic.to_string();
