@@ -219,11 +219,19 @@ struct SampleJob<'a> {
 fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Result<()> {
     let (start, end) = job.options.rows();
     let n_rows = end - start;
-    let mut sink = open_sink(job.output, job.force)?;
+    let template = doppel_synth::template(job.model)?;
+    let mut sink = open_sink(job.output, job.force, &template)?;
+    let encoder = sink.encoder();
     let manifest_path = manifest::path_for(job.output);
     let bar = progress::bar(job.quiet, n_rows, "sampling");
     let sampling = Instant::now();
-    sample(job.model, &job.options, &mut |batch| sink.write_batch(&batch), &|done| bar.set_position(done))?;
+    sample(
+        job.model,
+        &job.options,
+        &|batch, index| encoder.encode(batch, index),
+        &mut |encoded| sink.write_encoded(encoded),
+        &|done| bar.set_position(done),
+    )?;
     sink.finish()?;
     bar.finish_and_clear();
     timings.sample_seconds = sampling.elapsed().as_secs_f64();

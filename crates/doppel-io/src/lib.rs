@@ -22,7 +22,7 @@ use std::path::Path;
 use doppel_core::{Error, Result, Table};
 
 pub use csv_reader::read_csv;
-pub use writers::{AtomicFile, Sink, open_sink};
+pub use writers::{AtomicFile, BatchEncoder, EncodedBatch, Sink, open_sink};
 
 /// The file formats doppel reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,10 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
+use parquet::file::writer::SerializedFileWriter;
 
 use doppel_core::temporal;
 use doppel_core::{ColumnData, Error, Result, Table, TextFormat};
@@ -11,9 +15,32 @@ use doppel_core::{ColumnData, Error, Result, Table, TextFormat};
 use crate::FileFormat;
 use crate::arrow_convert::{schema_for, table_to_batch};
 
-/// A destination for rows, written batch by batch.
+/// A batch encoded for its sink (CSV text, a Parquet row group, ...), ready to be written.
+pub struct EncodedBatch {
+    /// The batch's position in the output, from 0.
+    index: usize,
+    content: EncodedContent,
+}
+
+enum EncodedContent {
+    Bytes(Vec<u8>),
+    RowGroup(Vec<ArrowColumnChunk>),
+}
+
+/// Encodes batches for one sink. Encoding is the expensive part of writing, so it runs on the
+/// worker threads that produce the batches; the sink only appends the results in order.
+pub trait BatchEncoder: Send + Sync {
+    /// Encodes the batch that will be the `index`-th (from 0) written to the sink.
+    fn encode(&self, batch: &Table, index: usize) -> Result<EncodedBatch>;
+}
+
+/// A destination for rows, written batch by batch in order.
 pub trait Sink: Send {
-    /// Writes one batch. Every batch has the same columns and types.
+    /// The encoder that prepares batches for this sink (shareable across threads).
+    fn encoder(&self) -> Arc<dyn BatchEncoder>;
+    /// Writes an encoded batch; batches must arrive in the order of their index.
+    fn write_encoded(&mut self, batch: EncodedBatch) -> Result<()>;
+    /// Encodes and writes one batch on the calling thread.
     fn write_batch(&mut self, batch: &Table) -> Result<()>;
     /// Flushes and closes the output; for files, renames the temporary file into place.
     fn finish(self: Box<Self>) -> Result<()>;
@@ -92,32 +119,28 @@ impl AtomicFile {
 }
 
 /// Opens a sink for `path`, choosing the format by extension; `-` writes CSV to standard output.
-pub fn open_sink(path: &Path, overwrite: bool) -> Result<Box<dyn Sink>> {
+/// `template` is a table (rows are not used) with the columns, types and formats that every batch
+/// will have.
+pub fn open_sink(path: &Path, overwrite: bool, template: &Table) -> Result<Box<dyn Sink>> {
     if path.as_os_str() == "-" {
-        return Ok(Box::new(CsvSink::new(Box::new(std::io::stdout()), b',', None, "standard output".into())));
+        let encoder = Arc::new(TextEncoder { format: TextKind::Csv(b','), origin: "standard output".into() });
+        return ByteSink::open(Box::new(std::io::stdout()), None, encoder, template);
     }
     let format = FileFormat::from_path(path)?;
     let file = AtomicFile::create(path, overwrite)?;
     let origin = path.display().to_string();
     match format {
-        FileFormat::Csv => {
-            let delimiter = match path.extension().and_then(|e| e.to_str()) {
-                Some("tsv") | Some("tab") => b'\t',
-                _ => b',',
+        FileFormat::Csv | FileFormat::JsonLines => {
+            let kind = match (format, path.extension().and_then(|e| e.to_str())) {
+                (FileFormat::JsonLines, _) => TextKind::JsonLines,
+                (_, Some("tsv") | Some("tab")) => TextKind::Csv(b'\t'),
+                _ => TextKind::Csv(b','),
             };
             let handle = file.try_clone_file()?;
-            Ok(Box::new(CsvSink::new(
-                Box::new(BufWriter::with_capacity(1 << 20, handle)),
-                delimiter,
-                Some(file),
-                origin,
-            )))
+            let encoder = Arc::new(TextEncoder { format: kind, origin });
+            ByteSink::open(Box::new(BufWriter::with_capacity(1 << 20, handle)), Some(file), encoder, template)
         }
-        FileFormat::JsonLines => {
-            let handle = file.try_clone_file()?;
-            Ok(Box::new(JsonLinesSink { out: BufWriter::with_capacity(1 << 20, handle), file: Some(file), origin }))
-        }
-        FileFormat::Parquet => Ok(Box::new(ParquetSink { writer: None, file: Some(file), origin })),
+        FileFormat::Parquet => Ok(Box::new(ParquetSink::open(file, origin, template)?)),
         FileFormat::ArrowIpc => Err(Error::Unsupported(format!(
             "{origin}: writing Arrow IPC is not supported; expected .csv, .tsv, .parquet or .jsonl"
         ))),
@@ -197,82 +220,66 @@ pub(crate) fn write_text(out: &mut String, data: &ColumnData, format: &TextForma
     }
 }
 
-struct CsvSink {
-    writer: csv::Writer<Box<dyn Write + Send>>,
-    file: Option<AtomicFile>,
-    wrote_header: bool,
-    origin: String,
-    buffer: String,
+#[derive(Debug, Clone, Copy)]
+enum TextKind {
+    Csv(u8),
+    JsonLines,
 }
 
-impl CsvSink {
-    fn new(out: Box<dyn Write + Send>, delimiter: u8, file: Option<AtomicFile>, origin: String) -> Self {
-        let writer = csv::WriterBuilder::new().delimiter(delimiter).buffer_capacity(1 << 16).from_writer(out);
-        CsvSink { writer, file, wrote_header: false, origin, buffer: String::new() }
-    }
+/// Renders batches as CSV or JSON Lines text.
+struct TextEncoder {
+    format: TextKind,
+    origin: String,
+}
 
+impl TextEncoder {
     fn error(&self, e: impl std::fmt::Display) -> Error {
         Error::InvalidData(format!("{}: cannot write: {e}", self.origin))
     }
-}
 
-impl Sink for CsvSink {
-    fn write_batch(&mut self, batch: &Table) -> Result<()> {
-        if !self.wrote_header {
-            let names = batch.column_names();
-            self.writer.write_record(&names).map_err(|e| self.error(e))?;
-            self.wrote_header = true;
-        }
-        let columns = batch.columns();
-        for row in 0..batch.n_rows() {
-            for column in columns {
-                self.buffer.clear();
-                write_text(&mut self.buffer, &column.data, &column.format, row);
-                let result = self.writer.write_field(self.buffer.as_bytes());
-                result.map_err(|e| self.error(e))?;
+    fn header(&self, template: &Table) -> Result<Vec<u8>> {
+        match self.format {
+            TextKind::Csv(delimiter) => {
+                let mut writer = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+                writer.write_record(template.column_names()).map_err(|e| self.error(e))?;
+                writer.into_inner().map_err(|e| self.error(e))
             }
-            self.writer.write_record(None::<&[u8]>).map_err(|e| self.error(e))?;
-        }
-        Ok(())
-    }
-
-    fn finish(mut self: Box<Self>) -> Result<()> {
-        self.writer.flush().map_err(|e| self.error(e))?;
-        let origin = self.origin.clone();
-        let file = self.file.take();
-        let inner = self.writer.into_inner().map_err(|e| Error::InvalidData(format!("{origin}: cannot write: {e}")))?;
-        drop(inner);
-        match file {
-            Some(file) => file.commit(),
-            None => Ok(()),
+            TextKind::JsonLines => Ok(Vec::new()),
         }
     }
-}
 
-struct JsonLinesSink {
-    out: BufWriter<File>,
-    file: Option<AtomicFile>,
-    origin: String,
-}
+    fn csv(&self, batch: &Table, delimiter: u8) -> Result<Vec<u8>> {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(Vec::with_capacity(batch.n_rows() * batch.n_columns() * 8));
+        let mut buffer = String::new();
+        for row in 0..batch.n_rows() {
+            for column in batch.columns() {
+                buffer.clear();
+                write_text(&mut buffer, &column.data, &column.format, row);
+                writer.write_field(buffer.as_bytes()).map_err(|e| self.error(e))?;
+            }
+            writer.write_record(None::<&[u8]>).map_err(|e| self.error(e))?;
+        }
+        writer.into_inner().map_err(|e| self.error(e))
+    }
 
-impl Sink for JsonLinesSink {
-    fn write_batch(&mut self, batch: &Table) -> Result<()> {
+    fn json_lines(batch: &Table) -> Vec<u8> {
         let keys: Vec<String> = batch
             .columns()
             .iter()
             .map(|c| serde_json::to_string(&c.name).expect("invariant: a string serialises"))
             .collect();
-        let mut line = String::new();
+        let mut out = String::with_capacity(batch.n_rows() * batch.n_columns() * 16);
         let mut value = String::new();
         for row in 0..batch.n_rows() {
-            line.clear();
-            line.push('{');
+            out.push('{');
             for (index, column) in batch.columns().iter().enumerate() {
                 if index > 0 {
-                    line.push(',');
+                    out.push(',');
                 }
-                line.push_str(&keys[index]);
-                line.push(':');
+                out.push_str(&keys[index]);
+                out.push(':');
                 value.clear();
                 let quoted = !matches!(column.data, ColumnData::Float(_) | ColumnData::Int(_) | ColumnData::Bool(_));
                 let present = match &column.data {
@@ -280,61 +287,176 @@ impl Sink for JsonLinesSink {
                     data => write_text(&mut value, data, &column.format, row),
                 };
                 if !present {
-                    line.push_str("null");
+                    out.push_str("null");
                 } else if quoted {
-                    line.push_str(&serde_json::to_string(&value).expect("invariant: a string serialises"));
+                    out.push_str(&serde_json::to_string(&value).expect("invariant: a string serialises"));
                 } else {
-                    line.push_str(&value);
+                    out.push_str(&value);
                 }
             }
-            line.push_str("}\n");
-            self.out.write_all(line.as_bytes()).map_err(|e| Error::io(&self.origin, e))?;
+            out.push_str("}\n");
         }
-        Ok(())
+        out.into_bytes()
+    }
+}
+
+impl BatchEncoder for TextEncoder {
+    fn encode(&self, batch: &Table, index: usize) -> Result<EncodedBatch> {
+        let bytes = match self.format {
+            TextKind::Csv(delimiter) => self.csv(batch, delimiter)?,
+            TextKind::JsonLines => Self::json_lines(batch),
+        };
+        Ok(EncodedBatch { index, content: EncodedContent::Bytes(bytes) })
+    }
+}
+
+/// A sink for text formats: writes encoded bytes in order.
+struct ByteSink {
+    out: Box<dyn Write + Send>,
+    file: Option<AtomicFile>,
+    encoder: Arc<TextEncoder>,
+    next_index: usize,
+}
+
+impl ByteSink {
+    fn open(
+        mut out: Box<dyn Write + Send>,
+        file: Option<AtomicFile>,
+        encoder: Arc<TextEncoder>,
+        template: &Table,
+    ) -> Result<Box<dyn Sink>> {
+        let header = encoder.header(template)?;
+        out.write_all(&header).map_err(|e| encoder.error(e))?;
+        Ok(Box::new(ByteSink { out, file, encoder, next_index: 0 }))
+    }
+}
+
+fn check_order(expected: &mut usize, batch: &EncodedBatch) -> Result<()> {
+    if batch.index != *expected {
+        return Err(Error::InvalidData(format!(
+            "internal error: batch {} arrived when batch {} was expected",
+            batch.index, expected
+        )));
+    }
+    *expected += 1;
+    Ok(())
+}
+
+impl Sink for ByteSink {
+    fn encoder(&self) -> Arc<dyn BatchEncoder> {
+        self.encoder.clone()
+    }
+
+    fn write_encoded(&mut self, batch: EncodedBatch) -> Result<()> {
+        check_order(&mut self.next_index, &batch)?;
+        match batch.content {
+            EncodedContent::Bytes(bytes) => self.out.write_all(&bytes).map_err(|e| self.encoder.error(e)),
+            EncodedContent::RowGroup(_) => Err(self.encoder.error("a Parquet row group cannot go to a text file")),
+        }
+    }
+
+    fn write_batch(&mut self, batch: &Table) -> Result<()> {
+        let encoded = self.encoder.encode(batch, self.next_index)?;
+        self.write_encoded(encoded)
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.origin, e))?;
-        match self.file.take() {
+        self.out.flush().map_err(|e| self.encoder.error(e))?;
+        let file = self.file.take();
+        drop(self);
+        match file {
             Some(file) => file.commit(),
             None => Ok(()),
         }
     }
 }
 
-struct ParquetSink {
-    writer: Option<(parquet::arrow::ArrowWriter<File>, arrow_schema::SchemaRef)>,
-    file: Option<AtomicFile>,
+/// Encodes batches into Parquet row groups (one per batch), column by column.
+struct ParquetEncoder {
+    factory: ArrowRowGroupWriterFactory,
+    schema: arrow_schema::SchemaRef,
     origin: String,
 }
 
-impl Sink for ParquetSink {
-    fn write_batch(&mut self, batch: &Table) -> Result<()> {
-        if self.writer.is_none() {
-            let schema = schema_for(batch);
-            let handle = self.file.as_ref().expect("invariant: the file is open until finish").try_clone_file()?;
-            // Dictionary encoding pays for text; for numbers its hashing costs more time than it
-            // saves space, so numbers are written plain.
-            let mut properties = parquet::file::properties::WriterProperties::builder()
-                .set_compression(parquet::basic::Compression::SNAPPY);
-            for column in batch.columns() {
-                if !matches!(column.data, ColumnData::Text(_) | ColumnData::Category(..)) {
-                    properties = properties.set_column_dictionary_enabled(column.name.as_str().into(), false);
-                }
+impl ParquetEncoder {
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::InvalidData(format!("{}: cannot write Parquet: {e}", self.origin))
+    }
+}
+
+impl BatchEncoder for ParquetEncoder {
+    fn encode(&self, batch: &Table, index: usize) -> Result<EncodedBatch> {
+        let record_batch = table_to_batch(batch, &self.schema)?;
+        let writers = self.factory.create_column_writers(index).map_err(|e| self.error(e))?;
+        let mut chunks = Vec::with_capacity(writers.len());
+        for ((field, array), mut writer) in self.schema.fields().iter().zip(record_batch.columns()).zip(writers) {
+            for leaf in compute_leaves(field, array).map_err(|e| self.error(e))? {
+                writer.write(&leaf).map_err(|e| self.error(e))?;
             }
-            let properties = properties.build();
-            let writer = parquet::arrow::ArrowWriter::try_new(handle, schema, Some(properties))
-                .map_err(|e| Error::InvalidData(format!("{}: cannot write Parquet: {e}", self.origin)))?;
-            self.writer = Some((writer, schema_for(batch)));
+            chunks.push(writer.close().map_err(|e| self.error(e))?);
         }
-        let (writer, schema) = self.writer.as_mut().expect("invariant: created above");
-        let batch = table_to_batch(batch, schema)?;
-        writer.write(&batch).map_err(|e| Error::InvalidData(format!("{}: cannot write Parquet: {e}", self.origin)))
+        Ok(EncodedBatch { index, content: EncodedContent::RowGroup(chunks) })
+    }
+}
+
+/// A Parquet sink: appends encoded row groups in order.
+struct ParquetSink {
+    writer: Option<SerializedFileWriter<File>>,
+    encoder: Arc<ParquetEncoder>,
+    file: Option<AtomicFile>,
+    next_index: usize,
+}
+
+impl ParquetSink {
+    fn open(file: AtomicFile, origin: String, template: &Table) -> Result<Self> {
+        let schema = schema_for(template);
+        // Dictionary encoding pays for text; for numbers its hashing costs more time than it
+        // saves space, so numbers are written plain.
+        let mut properties =
+            parquet::file::properties::WriterProperties::builder().set_compression(parquet::basic::Compression::SNAPPY);
+        for column in template.columns() {
+            if !matches!(column.data, ColumnData::Text(_) | ColumnData::Category(..)) {
+                properties = properties.set_column_dictionary_enabled(column.name.as_str().into(), false);
+            }
+        }
+        let error =
+            |e: parquet::errors::ParquetError| Error::InvalidData(format!("{origin}: cannot write Parquet: {e}"));
+        let handle = file.try_clone_file()?;
+        let arrow_writer =
+            parquet::arrow::ArrowWriter::try_new(handle, schema.clone(), Some(properties.build())).map_err(error)?;
+        let (writer, factory) = arrow_writer.into_serialized_writer().map_err(error)?;
+        let encoder = Arc::new(ParquetEncoder { factory, schema, origin });
+        Ok(ParquetSink { writer: Some(writer), encoder, file: Some(file), next_index: 0 })
+    }
+}
+
+impl Sink for ParquetSink {
+    fn encoder(&self) -> Arc<dyn BatchEncoder> {
+        self.encoder.clone()
+    }
+
+    fn write_encoded(&mut self, batch: EncodedBatch) -> Result<()> {
+        check_order(&mut self.next_index, &batch)?;
+        let EncodedContent::RowGroup(chunks) = batch.content else {
+            return Err(self.encoder.error("text cannot go to a Parquet file"));
+        };
+        let writer = self.writer.as_mut().expect("invariant: the writer is open until finish");
+        let mut row_group = writer.next_row_group().map_err(|e| self.encoder.error(e))?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(|e| self.encoder.error(e))?;
+        }
+        row_group.close().map_err(|e| self.encoder.error(e))?;
+        Ok(())
+    }
+
+    fn write_batch(&mut self, batch: &Table) -> Result<()> {
+        let encoded = self.encoder.encode(batch, self.next_index)?;
+        self.write_encoded(encoded)
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        if let Some((writer, _)) = self.writer.take() {
-            writer.close().map_err(|e| Error::InvalidData(format!("{}: cannot write Parquet: {e}", self.origin)))?;
+        if let Some(writer) = self.writer.take() {
+            writer.close().map_err(|e| self.encoder.error(e))?;
         }
         match self.file.take() {
             Some(file) => file.commit(),

@@ -6,6 +6,7 @@
 //! holds aggregates and learned parameters only. [`sample`] draws rows from it in fixed blocks
 //! of [`BLOCK_ROWS`] rows, each with its own random stream, so output is byte-identical whatever
 //! the number of threads, and shards of one seeded stream concatenate to the unsharded output.
+//! Batches are encoded for their destination on the worker threads too (see [`sample`]).
 //!
 //! ```
 //! use doppel_core::{Column, ColumnData, Metadata, Table};
@@ -16,7 +17,8 @@
 //! let (metadata, _) = Metadata::detect(&table);
 //! let model = ModelFile::fit(&table, metadata, &FitOptions::new(Engine::Copula), &mut |_| {})?;
 //! let mut rows = 0;
-//! sample(&model, &SampleOptions::new(100, 7), &mut |batch| { rows += batch.n_rows(); Ok(()) }, &|_| {})?;
+//! let count = |batch: &Table, _index: usize| Ok(batch.n_rows());
+//! sample(&model, &SampleOptions::new(100, 7), &count, &mut |n| { rows += n; Ok(()) }, &|_| {})?;
 //! assert_eq!(rows, 100);
 //! # Ok::<(), doppel_core::Error>(())
 //! ```
@@ -28,7 +30,7 @@ mod sampler;
 
 pub use copula::{GaussianCopula, GaussianCopulaModel};
 pub use model_file::{EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile};
-pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample};
+pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample, template};
 
 use doppel_core::Warning;
 use serde::{Deserialize, Serialize};

@@ -86,57 +86,88 @@ fn sample_block(model: &ModelFile, seed: u64, block: u64, start: u64, end: u64) 
     Ok(if skip > 0 { table.slice(skip, prefix) } else { table })
 }
 
-/// Samples rows from `model` and hands them to `sink` in order, batch by batch; `progress` is
-/// called with the number of rows written so far. Sampling runs on `options.threads` worker
-/// threads while `sink` runs on the calling thread.
-pub fn sample(
+/// How many blocks one task covers: enough rows to amortise encoding (a Parquet row group per
+/// task), few enough that the tasks in flight stay around a few million cells in all.
+fn blocks_per_task(n_columns: usize) -> u64 {
+    let cells_per_block = BLOCK_ROWS * n_columns.max(1) as u64;
+    (2_000_000 / cells_per_block).clamp(1, 8)
+}
+
+/// Samples rows from `model`. Worker threads generate tasks of consecutive blocks and pass each
+/// task's rows through `encode` (with the task's position in the output, from 0); the calling
+/// thread hands the encoded tasks to `sink` in order and calls `progress` with the number of rows
+/// written so far. Whatever the number of threads, `sink` sees the same rows in the same order.
+pub fn sample<T: Send>(
     model: &ModelFile,
     options: &SampleOptions,
-    sink: &mut dyn FnMut(Table) -> Result<()>,
+    encode: &(dyn Fn(&Table, usize) -> Result<T> + Sync),
+    sink: &mut dyn FnMut(T) -> Result<()>,
     progress: &dyn Fn(u64),
 ) -> Result<()> {
     let (start, end) = options.rows();
     if end <= start {
         return Ok(());
     }
+    let n_columns = model.metadata.columns.len();
+    let per_task = blocks_per_task(n_columns);
     let first_block = start / BLOCK_ROWS;
     let last_block = (end - 1) / BLOCK_ROWS;
+    let n_tasks = (last_block - first_block) / per_task + 1;
     let threads = options.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("doppel-sample-{i}"))
         .build()
         .map_err(|e| Error::InvalidConfig(format!("cannot start {threads} sampling threads: {e}")))?;
+    let run_task = |task: u64| -> Result<(u64, T)> {
+        let task_first = first_block + task * per_task;
+        let task_last = (task_first + per_task - 1).min(last_block);
+        let mut table = Table::default();
+        for block in task_first..=task_last {
+            table.append(sample_block(model, options.seed, block, start, end)?)?;
+        }
+        let rows = table.n_rows() as u64;
+        Ok((rows, encode(&table, task as usize)?))
+    };
     let group = (threads * 2) as u64;
-    let (sender, receiver) = sync_channel::<Result<Table>>(threads * 2);
-    let seed = options.seed;
+    let (sender, receiver) = sync_channel::<Result<(u64, T)>>(threads * 2);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut block = first_block;
-            while block <= last_block {
-                let group_end = (block + group).min(last_block + 1);
-                let tables: Vec<Result<Table>> = pool.install(|| {
+            let mut task = 0;
+            while task < n_tasks {
+                let group_end = (task + group).min(n_tasks);
+                let results: Vec<Result<(u64, T)>> = pool.install(|| {
                     use rayon::prelude::*;
-                    (block..group_end).into_par_iter().map(|b| sample_block(model, seed, b, start, end)).collect()
+                    (task..group_end).into_par_iter().map(run_task).collect()
                 });
-                for table in tables {
-                    let failed = table.is_err();
-                    if sender.send(table).is_err() || failed {
+                for result in results {
+                    let failed = result.is_err();
+                    if sender.send(result).is_err() || failed {
                         return; // the consumer stopped, or an error was handed over
                     }
                 }
-                block = group_end;
+                task = group_end;
             }
         });
         let mut written = 0u64;
-        for table in receiver {
-            let table = table?;
-            written += table.n_rows() as u64;
-            sink(table)?;
+        for result in receiver {
+            let (rows, encoded) = result?;
+            sink(encoded)?;
+            written += rows;
             progress(written);
         }
         Ok(())
     })
+}
+
+/// A table with the model's columns, types and formats and no rows (for sinks that need the
+/// schema up front).
+pub fn template(model: &ModelFile) -> Result<Table> {
+    let mut rng = stream_rng(0, 0);
+    let column_rng = |_| stream_rng(0, 0);
+    match &model.model {
+        EngineModel::GaussianCopula(copula) => copula.sample_rows(0, 0, &mut rng, &column_rng),
+    }
 }
 
 #[cfg(test)]
