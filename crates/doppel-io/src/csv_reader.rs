@@ -117,7 +117,7 @@ pub(crate) fn read_csv_bytes(bytes: &[u8], origin: &str, options: &ReadOptions) 
         }
     }
     let n_columns = names.len();
-    let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); n_columns];
+    let mut values: Vec<TextColumnBuilder> = (0..n_columns).map(|_| TextColumnBuilder::default()).collect();
     for record in records {
         let record = record.map_err(|e| Error::InvalidData(format!("{origin}: {e}")))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -140,17 +140,87 @@ pub(crate) fn read_csv_bytes(bytes: &[u8], origin: &str, options: &ReadOptions) 
             if options.null_values.iter().any(|null| null == text) {
                 column.push(None);
             } else {
-                column.push(Some(text.to_string()));
+                column.push(Some(text));
             }
         }
     }
-    let columns = names.into_iter().zip(values).map(|(name, v)| Column::new(name, ColumnData::Text(v))).collect();
+    let columns = names.into_iter().zip(values).map(|(name, v)| Column::new(name, v.finish())).collect();
     Table::try_new(columns)
+}
+
+/// Collects a text column, as a dictionary of distinct values and codes while the values repeat
+/// (most columns: a few bytes per cell instead of a string each), falling back to plain strings
+/// when a column turns out to be mostly distinct.
+#[derive(Default)]
+struct TextColumnBuilder {
+    index: std::collections::HashMap<String, u32>,
+    distinct: Vec<String>,
+    codes: Vec<Option<u32>>,
+    plain: Option<Vec<Option<String>>>,
+}
+
+/// Beyond this many distinct values a column is stored as plain strings.
+const MAX_DICTIONARY: usize = 65_536;
+
+impl TextColumnBuilder {
+    fn push(&mut self, value: Option<&str>) {
+        if let Some(plain) = &mut self.plain {
+            plain.push(value.map(str::to_string));
+            return;
+        }
+        let Some(text) = value else {
+            self.codes.push(None);
+            return;
+        };
+        if let Some(&code) = self.index.get(text) {
+            self.codes.push(Some(code));
+            return;
+        }
+        if self.distinct.len() >= MAX_DICTIONARY {
+            let mut plain: Vec<Option<String>> =
+                self.codes.iter().map(|code| code.map(|c| self.distinct[c as usize].clone())).collect();
+            plain.push(Some(text.to_string()));
+            self.plain = Some(plain);
+            self.index = std::collections::HashMap::new();
+            self.distinct = Vec::new();
+            self.codes = Vec::new();
+            return;
+        }
+        let code = self.distinct.len() as u32;
+        self.index.insert(text.to_string(), code);
+        self.distinct.push(text.to_string());
+        self.codes.push(Some(code));
+    }
+
+    fn finish(self) -> ColumnData {
+        match self.plain {
+            Some(plain) => ColumnData::Text(plain),
+            None => ColumnData::Category(self.distinct.into(), self.codes),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn texts(data: &ColumnData) -> Vec<Option<String>> {
+        (0..data.len()).map(|row| data.text_at(row).map(|t| t.into_owned())).collect()
+    }
+
+    #[test]
+    fn many_distinct_values_fall_back_to_plain_strings() {
+        let mut builder = TextColumnBuilder::default();
+        for i in 0..(MAX_DICTIONARY + 10) {
+            builder.push(Some(&format!("v{i}")));
+        }
+        builder.push(None);
+        let data = builder.finish();
+        assert!(matches!(data, ColumnData::Text(_)));
+        assert_eq!(data.len(), MAX_DICTIONARY + 11);
+        assert_eq!(data.text_at(5).as_deref(), Some("v5"));
+        assert!(data.is_null(MAX_DICTIONARY + 10));
+    }
 
     #[test]
     fn detects_delimiters() {
@@ -167,15 +237,15 @@ mod tests {
         let table =
             read_csv_bytes(b"\xEF\xBB\xBFa,b\n1,\"x,y\"\nNA,\n", "t.csv", &ReadOptions::default()).expect("reads");
         assert_eq!(table.column_names(), vec!["a", "b"]);
-        assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("1".into()), None]));
-        assert_eq!(table.columns()[1].data, ColumnData::Text(vec![Some("x,y".into()), None]));
+        assert_eq!(texts(&table.columns()[0].data), vec![Some("1".to_string()), None]);
+        assert_eq!(texts(&table.columns()[1].data), vec![Some("x,y".to_string()), None]);
     }
 
     #[test]
     fn single_quoted_fields() {
         let table =
             read_csv_bytes(b"name,n\n'Smith, Jo',1\n'Lee',2\n", "t.csv", &ReadOptions::default()).expect("reads");
-        assert_eq!(table.columns()[0].data, ColumnData::Text(vec![Some("Smith, Jo".into()), Some("Lee".into())]));
+        assert_eq!(texts(&table.columns()[0].data), vec![Some("Smith, Jo".to_string()), Some("Lee".to_string())]);
     }
 
     #[test]
