@@ -171,3 +171,105 @@ pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
         format!("{head}...")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, RecordBatch, StringArray,
+        TimestampMillisecondArray,
+    };
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use doppel_core::ColumnData;
+
+    use super::*;
+
+    fn sample_batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int32, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("s", DataType::Utf8, true),
+            Field::new("b", DataType::Boolean, true),
+            Field::new("d", DataType::Date32, true),
+            Field::new("t", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(vec![Some(1), None, Some(3)])),
+            Arc::new(Float64Array::from(vec![Some(1.5), Some(f64::NAN), None])),
+            Arc::new(StringArray::from(vec![Some("a"), Some("b"), None])),
+            Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])),
+            Arc::new(Date32Array::from(vec![Some(0), Some(365), None])),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(1_000), None, Some(2_000)]).with_timezone("UTC")),
+        ];
+        RecordBatch::try_new(schema, columns).expect("a valid batch")
+    }
+
+    fn check(table: &Table) {
+        assert_eq!(table.n_rows(), 3);
+        let data: Vec<&ColumnData> = table.columns().iter().map(|c| &c.data).collect();
+        assert_eq!(*data[0], ColumnData::Int(vec![Some(1), None, Some(3)]));
+        assert_eq!(*data[1], ColumnData::Float(vec![Some(1.5), None, None]), "NaN reads as missing");
+        assert_eq!(*data[2], ColumnData::Text(vec![Some("a".into()), Some("b".into()), None]));
+        assert_eq!(*data[3], ColumnData::Bool(vec![Some(true), None, Some(false)]));
+        assert_eq!(*data[4], ColumnData::Date(vec![Some(0), Some(365), None]));
+        assert_eq!(*data[5], ColumnData::DateTime(vec![Some(1_000_000), None, Some(2_000_000)]));
+    }
+
+    #[test]
+    fn reads_arrow_ipc_files_and_streams() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let batch = sample_batch();
+        let file_path = dir.path().join("data.arrow");
+        let mut writer = arrow_ipc::writer::FileWriter::try_new(
+            std::fs::File::create(&file_path).expect("creates"),
+            &batch.schema(),
+        )
+        .expect("writer");
+        writer.write(&batch).expect("writes");
+        writer.finish().expect("finishes");
+        check(&read_table(&file_path, &ReadOptions::default()).expect("reads the file format"));
+        let stream_path = dir.path().join("data.arrows");
+        let mut writer = arrow_ipc::writer::StreamWriter::try_new(
+            std::fs::File::create(&stream_path).expect("creates"),
+            &batch.schema(),
+        )
+        .expect("writer");
+        writer.write(&batch).expect("writes");
+        writer.finish().expect("finishes");
+        check(&read_table(&stream_path, &ReadOptions::default()).expect("reads the stream format"));
+    }
+
+    #[test]
+    fn reads_parquet() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let batch = sample_batch();
+        let path = dir.path().join("data.parquet");
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).expect("creates"), batch.schema(), None)
+                .expect("writer");
+        writer.write(&batch).expect("writes");
+        writer.close().expect("closes");
+        check(&read_table(&path, &ReadOptions::default()).expect("reads"));
+    }
+
+    #[test]
+    fn reads_json_lines() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("data.jsonl");
+        std::fs::write(&path, "{\"a\": 1, \"b\": \"x\"}\n\n{\"b\": null, \"c\": true}\n{\"a\": 2.5, \"b\": \"NA\"}\n")
+            .expect("writes");
+        let table = read_table(&path, &ReadOptions::default()).expect("reads");
+        assert_eq!(table.column_names(), ["a", "b", "c"]);
+        let text = |name: &str| -> Vec<Option<String>> {
+            let data = &table.column(name).expect("column").data;
+            (0..data.len()).map(|r| data.text_at(r).map(|t| t.into_owned())).collect()
+        };
+        assert_eq!(text("a"), [Some("1".into()), None, Some("2.5".into())]);
+        assert_eq!(text("b"), [Some("x".into()), None, None]);
+        assert_eq!(text("c"), [None, Some("true".into()), None]);
+        std::fs::write(&path, "{\"a\": 1}\n{\"a\": [1, 2]}\n").expect("writes");
+        let error = read_table(&path, &ReadOptions::default()).expect_err("nested").to_string();
+        assert!(error.contains("line 2, field `a`: nested values are not supported"), "{error}");
+    }
+}
