@@ -11,7 +11,7 @@ pub fn bar(quiet: bool, total: u64, message: &str) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{msg:>10} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)")
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {human_pos}/{human_len} ({per_sec:0}, {eta} left)")
             .expect("invariant: the template is valid")
             .progress_chars("=> "),
     );
