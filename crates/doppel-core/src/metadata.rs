@@ -306,10 +306,22 @@ fn looks_like_email(text: &str) -> bool {
 }
 
 fn looks_like_phone(text: &str) -> bool {
+    if looks_like_date(text) {
+        return false;
+    }
     let digits = text.chars().filter(char::is_ascii_digit).count();
     (7..=15).contains(&digits)
         && text.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
         && (text.contains('-') || text.contains(' ') || text.contains('(') || text.starts_with('+'))
+}
+
+/// Whether text has the shape of a date (`2020-01-01`, `99999-12-31`, `01/02/2020`), valid or not.
+fn looks_like_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts.iter().filter(|p| p.len() >= 4).count() == 1
+        && parts.iter().filter(|p| p.len() <= 2).count() == 2
 }
 
 /// Parses an integer written canonically (no leading zeros or plus sign), so that writing it back
@@ -628,6 +640,8 @@ mod tests {
         assert!(matches!(kind_of("x", &["20200101", "20210203"]), ColumnKind::Date { storage: Storage::Integer, .. }));
         assert!(matches!(kind_of("x", &["2013-01-01T06:00:00Z", "2013-01-01T07:00:00Z"]), ColumnKind::Datetime { .. }));
         assert!(matches!(kind_of("email", &["a@b.com", "c@d.org"]), ColumnKind::Pii { kind: PiiKind::Email }));
+        assert!(matches!(kind_of("x", &["555-123-4567", "(555) 987-6543"]), ColumnKind::Pii { kind: PiiKind::Phone }));
+        assert!(!matches!(kind_of("x", &["2020-01-01", "99999-01-01", "2021-01-01"]), ColumnKind::Pii { .. }));
         assert!(matches!(kind_of("x", &["a", "b", "a"]), ColumnKind::Categorical { storage: Storage::Text }));
         assert!(matches!(kind_of("x", &["007", "008", "1"]), ColumnKind::Categorical { .. }));
     }
