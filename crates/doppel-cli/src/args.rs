@@ -6,7 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// doppel: synthetic data that keeps the patterns of real data and none of its people.
 #[derive(Debug, Parser)]
-#[command(name = "doppel", version, about, long_about = None, after_help = EXAMPLES)]
+#[command(
+    name = "doppel",
+    version,
+    about = "doppel: synthetic data that keeps the patterns of real data and none of its people",
+    after_help = EXAMPLES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -14,11 +19,15 @@ pub struct Cli {
 
 const EXAMPLES: &str = "\
 Examples:
-  doppel synth examples/cps1988.csv -o synthetic.csv          fit and sample as many rows as the input
-  doppel inspect data.csv --output data.meta.json             detect column types, save editable metadata
-  doppel fit data.csv -o model.doppel --metadata data.meta.json
-  doppel sample model.doppel -n 1000000 -o synthetic.parquet --seed 7 --threads 2
-  doppel sample model.doppel -n 1000000 -o part0.parquet --seed 7 --shard 0/4";
+  Fit a model and sample as many rows as the input has:
+    doppel synth examples/cps1988.csv -o synthetic.csv
+  Detect column types and save them as editable metadata:
+    doppel inspect data.csv --output data.meta.json
+  Fit with edited metadata, then sample 1 M rows on 2 threads:
+    doppel fit data.csv -o model.doppel --metadata data.meta.json
+    doppel sample model.doppel -n 1000000 -o synthetic.parquet --seed 7 --threads 2
+  Sample the first of 4 shards of the same stream (on another machine, say):
+    doppel sample model.doppel -n 1000000 -o part0.parquet --seed 7 --shard 0/4";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
