@@ -140,7 +140,11 @@ impl ColumnKind {
             ColumnKind::Datetime { .. } => "datetime",
             ColumnKind::Identifier { .. } => "identifier",
             ColumnKind::Text => "text",
-            ColumnKind::Pii { .. } => "pii",
+            ColumnKind::Pii { kind: PiiKind::Email } => "pii (email)",
+            ColumnKind::Pii { kind: PiiKind::Phone } => "pii (phone)",
+            ColumnKind::Pii { kind: PiiKind::FirstName } => "pii (first name)",
+            ColumnKind::Pii { kind: PiiKind::LastName } => "pii (last name)",
+            ColumnKind::Pii { kind: PiiKind::PersonName } => "pii (person name)",
         }
     }
 }

@@ -102,7 +102,7 @@ fn detected_kinds_are_the_expected_ones() {
             "identifier",
             "identifier",
             "text",
-            "pii"
+            "pii (email)"
         ]
     );
 }
