@@ -164,7 +164,7 @@ fn modelled_columns_roundtrip_and_keep_nulls() {
             // Lossy (continuous): the distribution is restored.
             let a: Vec<f64> = rendered_in.iter().map(|t| to_number(t)).collect();
             let b: Vec<f64> = rendered_back.iter().map(|t| to_number(t)).collect();
-            let ks = ks_statistic(&a, &b);
+            let ks = doppel_test::ks(&a, &b);
             assert!(ks < 0.02, "column {}: KS {ks} after a round-trip", column.name);
         }
     }
@@ -198,25 +198,6 @@ fn to_number(text: &str) -> f64 {
         .or_else(|| doppel_core::temporal::parse_date(text, "%Y-%m-%d").map(f64::from))
         .or_else(|| doppel_core::temporal::parse_datetime(text, "%Y-%m-%dT%H:%M:%S%.fZ").map(|d| d.micros as f64))
         .expect("a number or a date")
-}
-
-fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
-    let (mut i, mut j, mut worst) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        let x = a[i].min(b[j]);
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        worst = worst.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
-    }
-    worst
 }
 
 #[test]

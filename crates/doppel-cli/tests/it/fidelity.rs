@@ -6,38 +6,6 @@ use doppel_io::{ReadOptions, read_table};
 
 use crate::{DATASETS, doppel_ok, path_in, train};
 
-/// Two-sample Kolmogorov–Smirnov statistic.
-pub fn ks(a: &[f64], b: &[f64]) -> f64 {
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort_by(f64::total_cmp);
-    b.sort_by(f64::total_cmp);
-    let (mut i, mut j, mut worst) = (0, 0, 0.0f64);
-    while i < a.len() && j < b.len() {
-        let x = a[i].min(b[j]);
-        while i < a.len() && a[i] <= x {
-            i += 1;
-        }
-        while j < b.len() && b[j] <= x {
-            j += 1;
-        }
-        worst = worst.max((i as f64 / a.len() as f64 - j as f64 / b.len() as f64).abs());
-    }
-    worst
-}
-
-/// Total-variation distance between the value frequencies (missing counted as a value).
-pub fn tvd(a: &[Option<String>], b: &[Option<String>]) -> f64 {
-    let mut counts: std::collections::HashMap<&Option<String>, (f64, f64)> = std::collections::HashMap::new();
-    for value in a {
-        counts.entry(value).or_default().0 += 1.0 / a.len() as f64;
-    }
-    for value in b {
-        counts.entry(value).or_default().1 += 1.0 / b.len() as f64;
-    }
-    counts.values().map(|(p, q)| (p - q).abs()).sum::<f64>() / 2.0
-}
-
 fn texts(data: &ColumnData) -> Vec<Option<String>> {
     (0..data.len()).map(|row| data.text_at(row).map(|t| t.into_owned())).collect()
 }
@@ -67,9 +35,11 @@ pub fn fidelity(real: &Table, synthetic: &Table, metadata: &Metadata) -> (f64, f
         worst_missing = worst_missing.max((missing(a) - missing(b)).abs());
         match &meta.kind {
             ColumnKind::Numerical { .. } | ColumnKind::Date { .. } | ColumnKind::Datetime { .. } => {
-                ks_values.push(ks(&numbers(a, &meta.kind), &numbers(b, &meta.kind)));
+                ks_values.push(doppel_test::ks(&numbers(a, &meta.kind), &numbers(b, &meta.kind)));
             }
-            ColumnKind::Categorical { .. } | ColumnKind::Boolean { .. } => tvd_values.push(tvd(&texts(a), &texts(b))),
+            ColumnKind::Categorical { .. } | ColumnKind::Boolean { .. } => {
+                tvd_values.push(doppel_test::tvd(&texts(a), &texts(b)))
+            }
             _ => {}
         }
     }
