@@ -51,8 +51,7 @@ struct Loaded {
 fn load(data: &Path, args: &ReadArgs) -> Result<Loaded> {
     let started = Instant::now();
     let table = read_table(data, &read_options(args)?)?;
-    let bytes = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
-    let fingerprint = manifest::fingerprint(&bytes);
+    let fingerprint = manifest::fingerprint_file(data).with_context(|| format!("cannot read {}", data.display()))?;
     let (metadata, profiles) = match &args.metadata {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| doppel_core::Error::io(path, e))?;

@@ -66,6 +66,23 @@ pub fn fingerprint(bytes: &[u8]) -> String {
     format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// `sha256:<hex>` of a file's content, read in chunks (a large input is not held twice).
+pub fn fingerprint_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    let digest = hasher.finalize();
+    Ok(format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
 /// The manifest path for an output: `<output>.manifest.json`.
 pub fn path_for(output: &Path) -> std::path::PathBuf {
     let mut name = output.as_os_str().to_os_string();
