@@ -291,19 +291,7 @@ fn sample_command(args: SampleArgs) -> Result<()> {
     let n_rows = parse_rows(&args.rows)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     check_output(&args.output, &[&args.model], &args.common)?;
-    let model_json = std::fs::read(&args.model).map_err(|e| {
-        if args.model.exists() {
-            doppel_core::Error::io(&args.model, e)
-        } else {
-            doppel_core::Error::InvalidData(format!("{}: no such file", args.model.display()))
-        }
-    })?;
-    let model_text = String::from_utf8(model_json).map_err(|_| {
-        doppel_core::Error::Format(format!(
-            "{}: not a valid doppel model file (not UTF-8 text); it may be corrupt",
-            args.model.display()
-        ))
-    })?;
+    let model_text = ModelFile::read_text(&args.model)?;
     let model = ModelFile::from_json(&model_text, &args.model.display().to_string())?;
     let options = SampleOptions {
         n_rows,

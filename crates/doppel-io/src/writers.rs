@@ -91,19 +91,9 @@ impl AtomicFile {
         Ok(AtomicFile { target: target.to_path_buf(), temporary, overwrite })
     }
 
-    /// The open temporary file.
-    pub fn file(&self) -> &File {
-        self.temporary.as_file()
-    }
-
     /// A second handle to the temporary file, for writers that own their file.
     pub fn try_clone_file(&self) -> Result<File> {
         self.temporary.as_file().try_clone().map_err(|e| Error::io(&self.target, e))
-    }
-
-    /// The final path.
-    pub fn target(&self) -> &Path {
-        &self.target
     }
 
     /// Syncs the data and renames the temporary file to the target.

@@ -212,18 +212,23 @@ impl ModelFile {
         })
     }
 
-    /// Reads a model file.
-    pub fn load(path: &Path) -> Result<Self> {
+    /// Reads a model file's text (for callers that also fingerprint it), with the same errors
+    /// as [`ModelFile::load`].
+    pub fn read_text(path: &Path) -> Result<String> {
         if !path.exists() {
             return Err(Error::InvalidData(format!("{}: no such file", path.display())));
         }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let text = String::from_utf8(bytes).map_err(|_| {
+        String::from_utf8(bytes).map_err(|_| {
             Error::Format(format!(
                 "{}: not a valid doppel model file (not UTF-8 text); it may be corrupt",
                 path.display()
             ))
-        })?;
-        Self::from_json(&text, &path.display().to_string())
+        })
+    }
+
+    /// Reads a model file.
+    pub fn load(path: &Path) -> Result<Self> {
+        Self::from_json(&Self::read_text(path)?, &path.display().to_string())
     }
 }

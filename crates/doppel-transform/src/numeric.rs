@@ -142,33 +142,28 @@ impl NumericState {
         Ok(encoded)
     }
 
-    fn round(&self, x: f64) -> f64 {
+    /// How sampled values are rounded, worked out once per call rather than once per value.
+    fn rounding(&self) -> Rounding {
         match &self.output {
-            NumericOutput::Float { format } => match format.max_decimals {
-                Some(d) => {
-                    let scale = 10f64.powi(i32::from(d));
-                    if (x * scale).abs() < 9.0e15 { (x * scale).round() / scale } else { x }
-                }
-                None => x,
-            },
-            NumericOutput::Integer { step } => (x / *step as f64).round() * *step as f64,
-            NumericOutput::Date { .. } => x.round(),
-            NumericOutput::Datetime { step_micros, .. } => (x / *step_micros as f64).round() * *step_micros as f64,
+            NumericOutput::Float { format } => {
+                format.max_decimals.map_or(Rounding::Exact, |d| Rounding::Scale(10f64.powi(i32::from(d))))
+            }
+            NumericOutput::Integer { step } => Rounding::Step(*step as f64),
+            NumericOutput::Date { .. } => Rounding::Step(1.0),
+            NumericOutput::Datetime { step_micros, .. } => Rounding::Step(*step_micros as f64),
         }
     }
 
     pub(crate) fn reverse_transform(&self, encoded: &[&[f64]]) -> Column {
         let scores = encoded[0];
         let missing = encoded.get(1);
-        let (low, high) = (self.round(self.cdf.min()), self.round(self.cdf.max()));
-        // Rounding may step outside the learned range; step back in.
-        let (low, high) = (
-            if low < self.cdf.min() { self.round_up(self.cdf.min()) } else { low },
-            if high > self.cdf.max() { self.round_down(self.cdf.max()) } else { high },
-        );
+        let rounding = self.rounding();
+        // Rounding may step outside the learned range: the bounds are the rounded values inside it.
+        let (low, high) = (rounding.up(self.cdf.min()), rounding.down(self.cdf.max()));
+        let (low, high) = (low.min(high), high.max(low));
         let values = scores.iter().enumerate().map(|(row, &u)| {
             let is_missing = missing.is_some_and(|m| m[row] >= 1.0 - self.missing_share);
-            (!is_missing).then(|| self.round(self.cdf.quantile(u)).clamp(low.min(high), high.max(low)))
+            (!is_missing).then(|| rounding.round(self.cdf.quantile(u)).clamp(low, high))
         });
         let name = self.column.clone();
         match &self.output {
@@ -201,23 +196,46 @@ impl NumericState {
             }
         }
     }
+}
 
-    fn step(&self) -> f64 {
-        match &self.output {
-            NumericOutput::Float { format } => format.max_decimals.map_or(0.0, |d| 10f64.powi(-i32::from(d))),
-            NumericOutput::Integer { step } => *step as f64,
-            NumericOutput::Date { .. } => 1.0,
-            NumericOutput::Datetime { step_micros, .. } => *step_micros as f64,
+/// Rounding to the source's precision.
+#[derive(Debug, Clone, Copy)]
+enum Rounding {
+    /// No rounding (the source used exponents).
+    Exact,
+    /// To `1 / scale` (decimals: scale 100 rounds to 0.01).
+    Scale(f64),
+    /// To multiples of a step (integers, days, time granularity).
+    Step(f64),
+}
+
+impl Rounding {
+    fn round(self, x: f64) -> f64 {
+        match self {
+            Rounding::Exact => x,
+            Rounding::Scale(scale) if (x * scale).abs() < 9.0e15 => (x * scale).round() / scale,
+            Rounding::Scale(_) => x,
+            Rounding::Step(step) => (x / step).round() * step,
         }
     }
 
-    fn round_up(&self, x: f64) -> f64 {
-        let rounded = self.round(x);
-        if rounded < x { self.round(rounded + self.step()) } else { rounded }
+    fn unit(self) -> f64 {
+        match self {
+            Rounding::Exact => 0.0,
+            Rounding::Scale(scale) => 1.0 / scale,
+            Rounding::Step(step) => step,
+        }
     }
 
-    fn round_down(&self, x: f64) -> f64 {
+    /// The nearest rounded value not below `x`.
+    fn up(self, x: f64) -> f64 {
         let rounded = self.round(x);
-        if rounded > x { self.round(rounded - self.step()) } else { rounded }
+        if rounded < x { self.round(rounded + self.unit()) } else { rounded }
+    }
+
+    /// The nearest rounded value not above `x`.
+    fn down(self, x: f64) -> f64 {
+        let rounded = self.round(x);
+        if rounded > x { self.round(rounded - self.unit()) } else { rounded }
     }
 }
