@@ -21,8 +21,8 @@ pub struct CategoricalState {
     /// For booleans, the tokens `(true, false)` of text sources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boolean_tokens: Option<(String, String)>,
-    /// The categories, most frequent first.
-    pub categories: Vec<String>,
+    /// The categories, most frequent first (shared with every sampled batch, not copied).
+    pub categories: Arc<[String]>,
     /// The upper end of each category's interval of (0, 1): cumulative shares among the rows
     /// that have a kept category.
     pub cumulative: Vec<f64>,
@@ -115,7 +115,7 @@ impl CategoricalState {
             column: column.name.clone(),
             storage,
             boolean_tokens,
-            categories: kept.into_iter().map(|(label, _)| label.to_string()).collect(),
+            categories: kept.into_iter().map(|(label, _)| label.to_string()).collect::<Vec<_>>().into(),
             cumulative,
             missing_share: n_missing as f64 / total.max(1) as f64,
             protected_share: protected_rows as f64 / total.max(1) as f64,
@@ -208,7 +208,7 @@ impl CategoricalState {
                 }
             }
             _ => {
-                let categories: Arc<[String]> = self.categories.clone().into();
+                let categories = Arc::clone(&self.categories);
                 let codes = codes.iter().map(|i| i.map(|i| i as u32)).collect();
                 Column::new(name, ColumnData::Category(categories, codes))
             }
