@@ -47,6 +47,21 @@ pub enum Command {
         after_help = "Examples:\n  doppel synth data.csv -o synthetic.csv\n  doppel synth data.parquet -n 50000 -o synthetic.parquet --seed 3"
     )]
     Synth(SynthArgs),
+    /// Judge synthetic data against the real data: fidelity, utility, detectability, privacy
+    #[command(after_help = "Examples:
+  doppel evaluate --real train.csv --synthetic synthetic.csv --holdout holdout.csv --target churn \\
+      --output report.json --html report.html
+  doppel evaluate --real train.csv --synthetic synthetic.csv --fail-under quality=0.85,detection=0.6
+
+--fail-under keys (each a figure where higher is better; exit status 1 when one falls short):
+  quality, quality_all_pairs, column_shapes, column_pair_trends, column_pair_trends_all_pairs,
+  accuracy, tstr, utility (TSTR/TRTR), detection (1 = indistinguishable),
+  privacy (2*(1 - DCR share), capped at 1), membership (2*(1 - attack AUC), capped at 1),
+  exact_copies (1 - exact-copy rate)")]
+    Evaluate(EvaluateArgs),
+    /// Render an evaluation JSON (from `doppel evaluate --output`) as an HTML report
+    #[command(after_help = "Example:\n  doppel report report.json -o report.html")]
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -168,6 +183,71 @@ pub struct SynthArgs {
     pub save_model: Option<PathBuf>,
     #[command(flatten)]
     pub read: ReadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The real (training) data the synthetic data was made from
+    #[arg(long, value_name = "FILE")]
+    pub real: PathBuf,
+    /// The synthetic data
+    #[arg(long, value_name = "FILE")]
+    pub synthetic: PathBuf,
+    /// Real rows kept out of training: enables utility, the DCR share and membership inference
+    #[arg(long, value_name = "FILE")]
+    pub holdout: Option<PathBuf>,
+    /// The column to predict for ML utility (train on synthetic, test on real)
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// Repeat fidelity and privacy per value of this categorical column
+    #[arg(long, value_name = "COLUMN")]
+    pub by: Option<String>,
+    /// A column an attacker tries to infer from the others (repeatable)
+    #[arg(long, value_name = "COLUMN")]
+    pub sensitive: Vec<String>,
+    /// Write the evaluation as JSON to this file (- for standard output)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the HTML report to this file
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Minimum scores, e.g. quality=0.9,detection=0.5; exit status 1 when one falls short
+    #[arg(long, value_name = "KEY=MIN,...")]
+    pub fail_under: Option<String>,
+    /// At most this many rows per table in the distance-based privacy metrics
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub privacy_rows: usize,
+    /// At most this many rows of each kind in the detection classifier
+    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    pub detection_rows: usize,
+    /// Seed of subsamples and cross-validation folds
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Refuse inputs whose estimated size in memory exceeds this (e.g. 8GB; default: the
+    /// memory available)
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Worker threads (the results do not depend on it)
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The evaluation JSON
+    pub evaluation: PathBuf,
+    /// Where to write the HTML report
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// A minijinja template to use instead of the built-in one
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

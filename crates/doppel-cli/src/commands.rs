@@ -25,10 +25,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit(args),
         Command::Sample(args) => sample_command(args),
         Command::Synth(args) => synth(args),
+        Command::Evaluate(args) => crate::evaluate::evaluate(args),
+        Command::Report(args) => crate::evaluate::report(args),
     }
 }
 
-fn read_options(args: &ReadArgs) -> Result<ReadOptions> {
+pub(crate) fn read_options(args: &ReadArgs) -> Result<ReadOptions> {
     let mut null_values: Vec<String> =
         args.null_values.split(',').map(|s| s.to_string()).filter(|s| !s.is_empty()).collect();
     null_values.push(String::new());
@@ -78,7 +80,7 @@ fn print_warnings(warnings: &[Warning], quiet: bool) {
 }
 
 /// Fails early when an output exists (without `--force`) or would overwrite an input.
-fn check_output(output: &Path, inputs: &[&Path], common: &CommonArgs) -> Result<()> {
+pub(crate) fn check_output(output: &Path, inputs: &[&Path], common: &CommonArgs) -> Result<()> {
     if output.as_os_str() == "-" {
         return Ok(());
     }
@@ -137,7 +139,7 @@ fn fit_model(loaded: &Loaded, options: &FitOptions, quiet: bool) -> Result<Model
     Ok(model)
 }
 
-fn write_text_atomically(path: &Path, text: &str, force: bool) -> Result<()> {
+pub(crate) fn write_text_atomically(path: &Path, text: &str, force: bool) -> Result<()> {
     let file = AtomicFile::create(path, force)?;
     let mut handle = file.try_clone_file()?;
     handle.write_all(text.as_bytes()).map_err(|e| doppel_core::Error::io(path, e))?;
@@ -278,7 +280,7 @@ fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Res
     Ok(())
 }
 
-fn threads(requested: Option<usize>) -> Result<usize> {
+pub(crate) fn threads(requested: Option<usize>) -> Result<usize> {
     match requested {
         Some(0) => bail!("`--threads 0`: expected at least 1"),
         Some(n) => Ok(n),

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod evaluate;
 mod manifest;
 mod progress;
 
@@ -29,6 +30,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = std::io::stderr().lock();
+            if let Some(below) = error.downcast_ref::<evaluate::BelowThreshold>() {
+                let _ = writeln!(stderr, "{below}");
+                return ExitCode::from(1);
+            }
             let _ = writeln!(stderr, "error: {error:#}");
             ExitCode::from(2)
         }

@@ -30,7 +30,7 @@ pub mod categorical;
 pub mod cdf;
 pub mod generated;
 pub mod numeric;
-mod values;
+pub mod values;
 
 use serde::{Deserialize, Serialize};
 

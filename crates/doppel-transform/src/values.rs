@@ -15,7 +15,7 @@ fn row_error(column: &str, row: usize, value: &str, expected: &str) -> Error {
 
 /// The column's values as finite numbers on the scale the numeric model works on: the number
 /// itself, days since 1970-01-01 for dates, microseconds since the epoch for datetimes.
-pub(crate) fn numeric_values(column: &str, data: &ColumnData, kind: &ColumnKind) -> Result<Vec<Option<f64>>> {
+pub fn numeric_values(column: &str, data: &ColumnData, kind: &ColumnKind) -> Result<Vec<Option<f64>>> {
     let hint = "\n\nhint: add the token to the null values, or mark the column `categorical` in the metadata";
     match kind {
         ColumnKind::Numerical { .. } => match data {
@@ -114,7 +114,7 @@ fn parse_memoized(
 
 /// The column's values as category labels. Booleans become `true`/`false` whatever the source's
 /// tokens were.
-pub(crate) fn label_values<'a>(
+pub fn label_values<'a>(
     column: &str,
     data: &'a ColumnData,
     kind: &ColumnKind,

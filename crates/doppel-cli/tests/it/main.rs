@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod determinism;
+mod evaluate;
 mod fidelity;
 mod formats;
 mod privacy;
