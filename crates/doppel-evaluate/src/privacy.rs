@@ -33,9 +33,17 @@ impl Default for PrivacyOptions {
     }
 }
 
-/// Rows encoded for distance computations: scaled numbers and category codes, row-major.
+/// One column's distance contribution at most (a category mismatch, a missing value against a
+/// present one, numbers a whole range apart): distances are integers in these units, so sums are
+/// exact and need no floating-point order.
+const UNIT: u32 = 65_535;
+/// Where a missing number is encoded: further than a range from anything.
+const MISSING_NUMBER: i32 = -4 * UNIT as i32;
+
+/// Rows encoded for distance computations, row-major: numbers scaled to the real range in
+/// [`UNIT`]s, and category codes.
 struct Encoded {
-    numbers: Vec<f32>,
+    numbers: Vec<i32>,
     codes: Vec<u32>,
     n_numbers: usize,
     n_codes: usize,
@@ -43,6 +51,7 @@ struct Encoded {
 }
 
 /// How columns are scaled: the real data's minimum and 1/range per continuous column.
+#[derive(Clone)]
 struct Space {
     scale: Vec<(usize, f64, f64)>,
     discrete: Vec<usize>,
@@ -69,6 +78,14 @@ impl Space {
         Space { scale, discrete }
     }
 
+    /// The same space without one column (the attribute an attacker infers).
+    fn without(&self, column: usize) -> Space {
+        Space {
+            scale: self.scale.iter().copied().filter(|&(c, _, _)| c != column).collect(),
+            discrete: self.discrete.iter().copied().filter(|&c| c != column).collect(),
+        }
+    }
+
     fn n_columns(&self) -> usize {
         self.scale.len() + self.discrete.len()
     }
@@ -80,7 +97,12 @@ impl Space {
         for &r in rows {
             for &(c, lo, inv) in &self.scale {
                 let x = data.columns[c].continuous()[r];
-                numbers.push(if x.is_nan() { f32::NAN } else { ((x - lo) * inv) as f32 });
+                numbers.push(if x.is_nan() {
+                    MISSING_NUMBER
+                } else {
+                    // Synthetic values may leave the real range: keep them within a range of it.
+                    (((x - lo) * inv).clamp(-1.0, 2.0) * f64::from(UNIT)).round() as i32
+                });
             }
             for &c in &self.discrete {
                 codes.push(data.columns[c].discrete()[r]);
@@ -90,48 +112,28 @@ impl Space {
     }
 }
 
-/// Which column to leave out of a distance (attribute inference): none, a number or a code.
-#[derive(Clone, Copy)]
-enum Skip {
-    None,
-    Number(usize),
-    Code(usize),
-}
+/// The nearest and second-nearest distance of a query row, and the index of the nearest.
+type Near = (u32, u32, usize);
 
 /// The distances from each query row to its nearest and second-nearest reference rows, and the
-/// index of the nearest; distances are sums over columns (divide by the column count for Gower).
-fn nearest_two(query: &Encoded, reference: &Encoded, skip: Skip) -> Vec<(f32, f32, usize)> {
+/// index of the nearest. The inner loops are branch-free so that they vectorise.
+fn nearest_two(query: &Encoded, reference: &Encoded) -> Vec<Near> {
     (0..query.n_rows)
         .into_par_iter()
         .map(|q| {
             let qn = &query.numbers[q * query.n_numbers..(q + 1) * query.n_numbers];
             let qc = &query.codes[q * query.n_codes..(q + 1) * query.n_codes];
-            let (mut best, mut second, mut best_index) = (f32::INFINITY, f32::INFINITY, usize::MAX);
+            let (mut best, mut second, mut best_index) = (u32::MAX, u32::MAX, usize::MAX);
+            let (nc, nn) = (reference.n_codes, reference.n_numbers);
             for r in 0..reference.n_rows {
-                let rc = &reference.codes[r * reference.n_codes..(r + 1) * reference.n_codes];
-                let mut d = 0.0f32;
-                for (k, (a, b)) in qc.iter().zip(rc).enumerate() {
-                    if a != b && !matches!(skip, Skip::Code(s) if s == k) {
-                        d += 1.0;
-                    }
-                }
+                let rc = &reference.codes[r * nc..(r + 1) * nc];
+                let rn = &reference.numbers[r * nn..(r + 1) * nn];
+                let mismatches: u32 = qc.iter().zip(rc).map(|(a, b)| u32::from(a != b)).sum();
+                let mut d = mismatches * UNIT;
                 if d >= second {
                     continue;
                 }
-                let rn = &reference.numbers[r * reference.n_numbers..(r + 1) * reference.n_numbers];
-                for (k, (a, b)) in qn.iter().zip(rn).enumerate() {
-                    if matches!(skip, Skip::Number(s) if s == k) {
-                        continue;
-                    }
-                    d += match (a.is_nan(), b.is_nan()) {
-                        (false, false) => (a - b).abs().min(1.0),
-                        (true, true) => 0.0,
-                        _ => 1.0,
-                    };
-                    if d >= second {
-                        break;
-                    }
-                }
+                d += qn.iter().zip(rn).map(|(a, b)| a.abs_diff(*b).min(UNIT)).sum::<u32>();
                 if d < best {
                     second = best;
                     best = d;
@@ -324,16 +326,12 @@ pub fn privacy(
     let train_ref = space.encode(real, &train_ref_rows);
     let synth_rows = sample_rows(synthetic.n_rows, cap, seed, "privacy/synthetic-queries");
     let synth_queries = space.encode(synthetic, &synth_rows);
-    let to_gower = |d: f32| f64::from(d) / n_columns;
+    let to_gower = |d: u32| f64::from(d) / (f64::from(UNIT) * n_columns);
 
-    let synth_nn = nearest_two(&synth_queries, &train_ref, Skip::None);
+    let synth_nn = nearest_two(&synth_queries, &train_ref);
     let dcr_synth: Vec<f64> = synth_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
-    let nndr = |nn: &[(f32, f32, usize)]| {
-        sorted(
-            nn.iter()
-                .map(|&(a, b, _)| if b > 0.0 && b.is_finite() { f64::from(a) / f64::from(b) } else { 1.0 })
-                .collect(),
-        )
+    let nndr = |nn: &[Near]| {
+        sorted(nn.iter().map(|&(a, b, _)| if b > 0 && b < u32::MAX { f64::from(a) / f64::from(b) } else { 1.0 }).collect())
     };
     let nndr_synth = nndr(&synth_nn);
     let dcr_synth_sorted = sorted(dcr_synth.clone());
@@ -363,12 +361,12 @@ pub fn privacy(
     let synth_ref_rows = sample_rows(synthetic.n_rows, reference_cap, seed, "privacy/synthetic-reference");
     let synth_ref = space.encode(synthetic, &synth_ref_rows);
     let members_to_synth =
-        if options.attacks && holdout.is_some() { nearest_two(&members, &synth_ref, Skip::None) } else { Vec::new() };
+        if options.attacks && holdout.is_some() { nearest_two(&members, &synth_ref) } else { Vec::new() };
 
     if let Some(holdout) = holdout {
         let hold_rows = sample_rows(holdout.n_rows, cap, seed, "privacy/holdout-queries");
         let hold_queries = space.encode(holdout, &hold_rows);
-        let hold_nn = nearest_two(&hold_queries, &train_ref, Skip::None);
+        let hold_nn = nearest_two(&hold_queries, &train_ref);
         let dcr_hold: Vec<f64> = hold_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
         let dcr_hold_sorted = sorted(dcr_hold.clone());
         result.dcr_share = probability_less(&dcr_synth, &dcr_hold);
@@ -386,8 +384,8 @@ pub fn privacy(
         // mostlyai-qa's literal share: a training sample of the holdout's size against the holdout.
         let matched_rows = sample_rows(real.n_rows, hold_rows.len(), seed, "privacy/size-matched");
         let matched = space.encode(real, &matched_rows);
-        let to_matched = nearest_two(&synth_queries, &matched, Skip::None);
-        let to_hold = nearest_two(&synth_queries, &hold_queries, Skip::None);
+        let to_matched = nearest_two(&synth_queries, &matched);
+        let to_hold = nearest_two(&synth_queries, &hold_queries);
         let closer: f64 = to_matched
             .iter()
             .zip(&to_hold)
@@ -416,7 +414,7 @@ pub fn privacy(
             let reference = space.encode(holdout, &reference_rows);
             let member_rows_n = member_rows.len().min(non_member_rows.len());
             let members_cut = &members_to_synth[..member_rows_n];
-            let non_to_synth = nearest_two(&non_members, &synth_ref, Skip::None);
+            let non_to_synth = nearest_two(&non_members, &synth_ref);
             let mut labels = vec![true; member_rows_n];
             labels.extend(std::iter::repeat_n(false, non_to_synth.len()));
             // Attack 1: the closer a row is to a synthetic row, the likelier it was trained on.
@@ -429,11 +427,10 @@ pub fn privacy(
             // Attack 2 (in the spirit of DOMIAS): synthetic density over population density,
             // each estimated by the nearest-neighbour distance.
             let members_enc = space.encode(real, &member_rows[..member_rows_n]);
-            let members_to_ref = nearest_two(&members_enc, &reference, Skip::None);
-            let non_to_ref = nearest_two(&non_members, &reference, Skip::None);
-            let eps = 0.5f64;
-            let ratio =
-                |syn: &(f32, f32, usize), pop: &(f32, f32, usize)| (f64::from(pop.0) + eps) / (f64::from(syn.0) + eps);
+            let members_to_ref = nearest_two(&members_enc, &reference);
+            let non_to_ref = nearest_two(&non_members, &reference);
+            let eps = f64::from(UNIT) / 2.0;
+            let ratio = |syn: &Near, pop: &Near| (f64::from(pop.0) + eps) / (f64::from(syn.0) + eps);
             let scores: Vec<f64> = members_cut
                 .iter()
                 .zip(&members_to_ref)
@@ -489,11 +486,8 @@ fn attribute_inference(
         column: column.to_string(),
         available: schema.columns.iter().map(|c| c.name.clone()).collect(),
     })?;
-    let skip = if let Some(k) = space.scale.iter().position(|&(i, _, _)| i == c) {
-        Skip::Number(k)
-    } else {
-        Skip::Code(space.discrete.iter().position(|&i| i == c).unwrap_or(usize::MAX))
-    };
+    // The attacker matches on every other column.
+    let space = &space.without(c);
     let reference = space.encode(synthetic.0, synthetic.1);
     let truth_values = |data: &Dataset, rows: &[usize]| data.columns[c].select(rows);
     let synth_values = truth_values(synthetic.0, synthetic.1);
@@ -519,7 +513,7 @@ fn attribute_inference(
             return 0.0;
         }
         let queries = space.encode(data, rows);
-        let nn = nearest_two(&queries, &reference, skip);
+        let nn = nearest_two(&queries, &reference);
         let truth = truth_values(data, rows);
         let hits = nn
             .iter()

@@ -649,7 +649,7 @@ mod tests {
     }
 
     fn check_attributes(tag: &str) -> Result<(), String> {
-        if tag.matches('"').count() % 2 != 0 {
+        if !tag.matches('"').count().is_multiple_of(2) {
             return Err(format!("unbalanced quotes in {tag}"));
         }
         Ok(())

@@ -62,7 +62,8 @@ fn cps_evaluation() -> &'static Evaluation {
 fn hostile_evaluation() -> Evaluation {
     let labels = [ATTACK, "a & b", "\"quoted\"", "plain"];
     let make = |offset: usize| {
-        let kind: Vec<Option<String>> = (0..240).map(|i| Some(labels[(i + offset) % labels.len()].to_string())).collect();
+        let kind: Vec<Option<String>> =
+            (0..240).map(|i| Some(labels[(i + offset) % labels.len()].to_string())).collect();
         let x: Vec<Option<f64>> = (0..240).map(|i| Some(((i * 7 + offset) % 50) as f64 / 3.0)).collect();
         let y: Vec<Option<f64>> = (0..240).map(|i| if i % 10 == 0 { None } else { Some((i % 13) as f64) }).collect();
         Table::try_new(vec![
@@ -74,8 +75,15 @@ fn hostile_evaluation() -> Evaluation {
     };
     let (real, synthetic) = (make(0), make(1));
     let metadata = Metadata::detect(&real).0;
-    evaluate(&metadata, (&real, "<real>.csv"), (&synthetic, "synthetic.csv"), None, &EvaluateOptions::default(), &|_| {})
-        .expect("the evaluation runs")
+    evaluate(
+        &metadata,
+        (&real, "<real>.csv"),
+        (&synthetic, "synthetic.csv"),
+        None,
+        &EvaluateOptions::default(),
+        &|_| {},
+    )
+    .expect("the evaluation runs")
 }
 
 /// A wide table: 45 compared columns, among them dates, a category with long labels and a
