@@ -331,7 +331,9 @@ pub fn privacy(
     let synth_nn = nearest_two(&synth_queries, &train_ref);
     let dcr_synth: Vec<f64> = synth_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
     let nndr = |nn: &[Near]| {
-        sorted(nn.iter().map(|&(a, b, _)| if b > 0 && b < u32::MAX { f64::from(a) / f64::from(b) } else { 1.0 }).collect())
+        sorted(
+            nn.iter().map(|&(a, b, _)| if b > 0 && b < u32::MAX { f64::from(a) / f64::from(b) } else { 1.0 }).collect(),
+        )
     };
     let nndr_synth = nndr(&synth_nn);
     let dcr_synth_sorted = sorted(dcr_synth.clone());

@@ -114,11 +114,7 @@ fn parse_memoized(
 
 /// The column's values as category labels. Booleans become `true`/`false` whatever the source's
 /// tokens were.
-pub fn label_values<'a>(
-    column: &str,
-    data: &'a ColumnData,
-    kind: &ColumnKind,
-) -> Result<Vec<Option<Cow<'a, str>>>> {
+pub fn label_values<'a>(column: &str, data: &'a ColumnData, kind: &ColumnKind) -> Result<Vec<Option<Cow<'a, str>>>> {
     if let ColumnKind::Boolean { true_token, false_token, .. } = kind {
         return (0..data.len())
             .map(|row| match data {
