@@ -42,7 +42,13 @@ peak RSS from os.wait4 / GNU time), once more without --quiet for its own `evalu
 and SDMetrics' QualityReport.generate alone in a child Python process (time of generate() inside
 it, and of the whole process: interpreter start, imports, CSV reading and metadata included; the
 metadata comes from an untimed `doppel inspect R`). Acceptance: doppel's whole process under 20 s
-and faster than SDMetrics' generate() alone.
+and faster than SDMetrics' generate() alone. doppel reports no per-stage times, so (unless
+--no-breakdown) four more runs each leave one stage out (--detection-rows 1, --privacy-rows 1, no
+--target, or all three) and the report shows the differences as approximate stage costs.
+
+The doppel binary is copied into the work folder at the start and that copy runs throughout (the
+build folder is shared; a rebuild mid-run would otherwise mix two versions); its build time and
+sha256 prefix are in the report.
 
 Results: a markdown report on stdout and <out-dir>/evaluate-YYYY-MM-DD.md / .json (every raw number,
 per-column and per-pair differences, machine info). Progress goes to stderr. The exit status is 0
@@ -56,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -600,6 +607,26 @@ def build_speed_table(args, doppel: Path, work: Path, rows: int) -> dict[str, Pa
     return paths
 
 
+# Stage costs by ablation: the full command less one stage (detection off with --detection-rows 1,
+# which is below the 2 x folds minimum; privacy reduced to one row per table with --privacy-rows 1;
+# utility off by leaving out --target); everything else identical.
+ABLATIONS = [("without detection", ["--detection-rows", "1"], []),
+             ("without privacy", ["--privacy-rows", "1"], []),
+             ("without utility", [], ["--target", SPEED_TARGET]),
+             ("fidelity (+ reading) only", ["--detection-rows", "1", "--privacy-rows", "1"], ["--target", SPEED_TARGET])]
+
+
+def breakdown(base: list[str], work: Path, timeout: float) -> list[dict]:
+    rows = []
+    for label, add, drop in ABLATIONS:
+        cmd = [a for a in base if a not in drop] + add + ["--quiet"]
+        log(f"  speed breakdown: doppel evaluate {label}")
+        rows.append({"label": label, "extra_args": add, "left_out": drop,
+                     "process": run_step(cmd, work, "ablation-" + label.split()[0] + "-" + label.split()[-1],
+                                         timeout)})
+    return rows
+
+
 def part2(args, doppel: Path, work: Path) -> dict:
     rows = args.speed_rows
     log(f"speed: building a {rows} x 25 table")
@@ -637,6 +664,8 @@ def part2(args, doppel: Path, work: Path) -> dict:
     line = next((ln for ln in stderr.splitlines() if ln.startswith("evaluated in")), None)
     res["doppel_verbose_run"] = {"process": verbose, "evaluated_in_line": line,
                                  "evaluated_in_s": float(line.split()[2]) if line else None}
+    if args.breakdown:
+        res["breakdown"] = breakdown(base, work, args.timeout)
     log("  speed: SDMetrics QualityReport.generate in a child process")
     sdm_json = work / "sdmetrics.json"
     proc = run_step([args.sdv_python, "-c", SDMETRICS_CHILD, str(BENCH_DIR), str(paths["real"]),
@@ -765,6 +794,17 @@ def speed_text(s: dict) -> str:
     lines.append(f"| SDMetrics whole child process (imports {sdm['import_s']:.1f} s, CSV read + typing "
                  f"{sdm['read_s']:.1f} s, generate) | {p['wall_s']:.2f} | {p['cpu_s']:.2f} | "
                  f"{p['cpu_s'] / p['wall_s']:.2f} | {p['peak_rss_mib']:.0f} |")
+    full_wall = min(r["wall_s"] for r in runs)
+    full_cpu = min(r["cpu_s"] for r in runs)
+    if s.get("breakdown"):
+        lines += ["", "Stage costs by ablation (each row one more doppel process; *stage ≈* the faster full run "
+                  "minus this one; single runs, so small differences are noise):", "",
+                  "| doppel evaluate … | wall s | CPU s | stage ≈ wall s | stage ≈ CPU s |", "|---|---:|---:|---:|---:|"]
+        for b in s["breakdown"]:
+            bp = b["process"]
+            stage = "" if b["label"].startswith("fidelity") else \
+                f"{full_wall - bp['wall_s']:.2f} | {full_cpu - bp['cpu_s']:.2f}"
+            lines.append(f"| {b['label']} | {bp['wall_s']:.2f} | {bp['cpu_s']:.2f} | {stage or ' | '} |")
     ratios = " / ".join(f"{x:.1f}×" for x in s["ratio_generate_over_doppel"])
     pratios = " / ".join(f"{x:.1f}×" for x in s["ratio_sdmetrics_process_over_doppel"])
     q = s["doppel_quality"]
@@ -808,6 +848,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--engines", default="doppel,sdv", help="synthetic data for part 1: doppel, sdv or both")
     p.add_argument("--target", help="target column for datasets other than the three known ones")
     p.add_argument("--speed-rows", type=int, default=30_000, help="rows of the part-2 real/synthetic tables")
+    p.add_argument("--no-breakdown", dest="breakdown", action="store_false",
+                   help="skip part 2's extra doppel runs with one stage turned off")
     p.add_argument("--skip-agreement", action="store_true", help="only part 2")
     p.add_argument("--skip-speed", action="store_true", help="only part 1")
     p.add_argument("--quick", action="store_true",
@@ -849,12 +891,20 @@ def main(argv: list[str] | None = None) -> int:
     import sdmetrics
     import sklearn
 
-    machine = machine_info(doppel)
-    machine.update({"sdmetrics": sdmetrics.__version__, "scikit_learn": sklearn.__version__,
-                    "doppel_binary": str(doppel)})
-    log(f"machine: {machine['cpu_model']} | nproc {machine['nproc']} | load {machine['loadavg_at_start']}")
     work = Path(tempfile.mkdtemp(prefix="doppel-bench-eval-"))
     log(f"work dir: {work}")
+    # The build folder is shared with people rebuilding it: run one private copy throughout.
+    source, doppel = doppel, work / "doppel"
+    shutil.copy2(source, doppel)
+    stat = source.stat()
+    machine = machine_info(doppel)
+    machine.update({"sdmetrics": sdmetrics.__version__, "scikit_learn": sklearn.__version__,
+                    "doppel_binary": str(source),
+                    "doppel_binary_mtime": dt.datetime.fromtimestamp(stat.st_mtime).astimezone().isoformat(
+                        timespec="seconds"),
+                    "doppel_binary_sha256": hashlib.sha256(doppel.read_bytes()).hexdigest()[:16]})
+    log(f"machine: {machine['cpu_model']} | nproc {machine['nproc']} | load {machine['loadavg_at_start']}")
+    log(f"doppel: copy of {source} (built {machine['doppel_binary_mtime']}, sha256 {machine['doppel_binary_sha256']})")
     results, failures, speed = [], [], None
     try:
         if not args.skip_agreement:
@@ -880,7 +930,8 @@ def main(argv: list[str] | None = None) -> int:
               f"- machine: {machine['cpu_model']}; nproc {machine['nproc']}; {machine['mem_total_gib']} GiB RAM; "
               f"load average at start {', '.join(f'{x:.2f}' for x in machine['loadavg_at_start'])}\n"
               f"- doppel: {machine['doppel_version'] or '—'} (repo commit {machine['repo_commit'] or '—'}, "
-              f"working tree may differ); sdmetrics {sdmetrics.__version__}; scikit-learn {sklearn.__version__}; "
+              f"working tree may differ; binary built {machine['doppel_binary_mtime']}, sha256 "
+              f"{machine['doppel_binary_sha256']}…); sdmetrics {sdmetrics.__version__}; scikit-learn {sklearn.__version__}; "
               f"pandas {pd.__version__}; Python {machine['python']}\n"
               f"- command: `{cmd}`\n")
     parts = [header]

@@ -193,7 +193,16 @@ fn bad_input_gets_a_clear_error() {
     assert_fails(evaluate(&empty, &[]), &["empty.csv"]);
     assert_fails(evaluate(&real, &["--target", "salary"]), &["`salary`", "not found"]);
     assert_fails(evaluate(&real, &["--by", "score"]), &["--by `score`", "categorical"]);
-    assert_fails(evaluate(&real, &["--memory-limit", "10KB"]), &["real.csv", "in memory", "--memory-limit"]);
+    // A holdout larger than the memory allowed is refused before anything is read.
+    let mut big = String::from("age,city,score\n");
+    for i in 0..3000 {
+        big.push_str(&format!("{},{},{}.25\n", 20 + i % 50, ["a", "b", "c"][i % 3], i % 17));
+    }
+    let big = write("big_holdout.csv", &big);
+    assert_fails(
+        evaluate(&real, &["--holdout", &big, "--memory-limit", "80KB"]),
+        &["big_holdout.csv", "in memory", "--memory-limit"],
+    );
     assert_fails(evaluate(&real, &["--fail-under", "qualty=0.9"]), &["unknown key `qualty`"]);
     assert!(!Path::new(&out).exists(), "a failed run left {out}");
 
