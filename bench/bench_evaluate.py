@@ -26,7 +26,8 @@ credit_default / `LateSept`; `<name>.train.csv` and `<name>.holdout.csv` under -
   numeric codes), trained on synthetic (TSTR) or real train (TRTR) and tested on the real holdout;
   binary -> ROC AUC, multiclass -> macro F1, numeric -> R²; rows with a missing target dropped.
   Detection: n = min(real rows, synthetic rows, 10 000) rows of each (numpy default_rng(0)), labelled
-  real 0 / synthetic 1, StratifiedKFold(5, shuffle=True, random_state=0), mean of the fold AUCs.
+  real 0 / synthetic 1, StratifiedKFold(K, shuffle=True, random_state=0) with doppel's K
+  (`detection.folds` in its JSON, 3 by default), mean of the fold AUCs.
   (doppel keeps identical rows in one fold and samples with its own RNG, so its detection AUC
   can only agree within sampling noise; hence the wider tolerance.)
 
@@ -389,7 +390,7 @@ def sklearn_utility(meta: list[dict], target: str, train: pd.DataFrame, synth: p
             "seconds": time.perf_counter() - t0}
 
 
-def sklearn_detection(meta: list[dict], real: pd.DataFrame, synth: pd.DataFrame) -> dict:
+def sklearn_detection(meta: list[dict], real: pd.DataFrame, synth: pd.DataFrame, folds: int = 3) -> dict:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -403,7 +404,7 @@ def sklearn_detection(meta: list[dict], real: pd.DataFrame, synth: pd.DataFrame)
     x = np.vstack([xr, xs])
     y = np.r_[np.zeros(n, dtype=int), np.ones(n, dtype=int)]
     aucs = []
-    for train_idx, test_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(x, y):
+    for train_idx, test_idx in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
         model = hgb("binary", mask).fit(x[train_idx], y[train_idx])
         aucs.append(float(roc_auc_score(y[test_idx], model.predict_proba(x[test_idx])[:, 1])))
     return {"auc": float(np.mean(aucs)), "fold_aucs": aucs, "rows_per_class": n, "notes": notes,
@@ -537,7 +538,7 @@ def part1_one(name: str, target: str, engine: str, args, doppel: Path, ds_work: 
     r["sdmetrics"] = sdm
     log(f"  {engine}: scikit-learn TSTR/TRTR and detection")
     r["sklearn_utility"] = sklearn_utility(meta, target, train, synth, holdout)
-    r["sklearn_detection"] = sklearn_detection(meta, train, synth)
+    r["sklearn_detection"] = sklearn_detection(meta, train, synth, int(r["doppel_eval"]["detection"]["folds"]))
     r["diagnosis"] = diagnose(r["doppel_eval"], sdm)
     r["checks"] = compare(r)
     # keep the JSON small: details go out as records, the full doppel evaluation is trimmed
@@ -834,7 +835,7 @@ NOTES = f"""\
   sdtypes. Every contingency table here has < 50 000 rows, so SDMetrics does not subsample and its
   numbers are deterministic.
 - doppel's detection samples rows and folds with its own RNG (identical rows kept in one fold); the
-  scikit-learn side uses numpy default_rng(0) and StratifiedKFold(5, shuffle=True, random_state=0), so
+  scikit-learn side uses numpy default_rng(0) and StratifiedKFold(K, shuffle=True, random_state=0), so
   the two AUCs differ by resampling noise even with identical classifiers.
 - Timings are single runs on a small shared machine; see the load average above."""
 

@@ -217,11 +217,14 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "KEY=MIN,...")]
     pub fail_under: Option<String>,
     /// At most this many rows per table in the distance-based privacy metrics
-    #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
+    #[arg(long, value_name = "ROWS", default_value_t = 5_000)]
     pub privacy_rows: usize,
     /// At most this many rows of each kind in the detection classifier
     #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
     pub detection_rows: usize,
+    /// Cross-validation folds of the detection classifier
+    #[arg(long, value_name = "K", default_value_t = 3)]
+    pub detection_folds: usize,
     /// Seed of subsamples and cross-validation folds
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -193,6 +193,9 @@ pub fn evaluate(args: EvaluateArgs) -> Result<()> {
     if args.privacy_rows == 0 || args.detection_rows == 0 {
         bail!("`--privacy-rows` and `--detection-rows` must be at least 1");
     }
+    if !(2..=20).contains(&args.detection_folds) {
+        bail!("`--detection-folds {}`: expected 2 to 20", args.detection_folds);
+    }
     let limit = args.memory_limit.as_deref().map(parse_size).transpose()?;
     check_memory(&inputs, limit)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads(args.threads)?).build()?;
@@ -217,6 +220,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<()> {
         sensitive: args.sensitive.clone(),
         privacy_rows: args.privacy_rows,
         detection_rows: args.detection_rows,
+        detection_folds: args.detection_folds,
         seed: args.seed,
         ..EvaluateOptions::default()
     };

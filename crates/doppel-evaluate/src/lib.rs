@@ -59,7 +59,7 @@ pub struct EvaluateOptions {
     pub privacy_rows: usize,
     /// At most this many rows of each kind in the detection classifier.
     pub detection_rows: usize,
-    /// Cross-validation folds of the detection classifier.
+    /// Cross-validation folds of the detection classifier (3, as SDMetrics' detection metrics use).
     pub detection_folds: usize,
     /// At most this many groups in the `by` breakdown (the most frequent ones).
     pub max_groups: usize,
@@ -73,9 +73,9 @@ impl Default for EvaluateOptions {
             target: None,
             by: None,
             sensitive: Vec::new(),
-            privacy_rows: 10_000,
+            privacy_rows: 5_000,
             detection_rows: 10_000,
-            detection_folds: 5,
+            detection_folds: 3,
             max_groups: 20,
             seed: 0,
         }
@@ -246,7 +246,7 @@ impl Evaluation {
 }
 
 /// The stages of an evaluation, for progress reports.
-pub const STAGES: [&str; 6] = ["fidelity", "utility", "detection", "privacy", "groups", "charts"];
+pub const STAGES: [&str; 4] = ["fidelity", "models and privacy", "groups", "charts"];
 
 /// Evaluates `synthetic` against `real` (and `holdout`). `metadata` describes the real data;
 /// `progress` is called with the name of each stage as it starts.
@@ -256,7 +256,7 @@ pub fn evaluate(
     synthetic: (&Table, &str),
     holdout: Option<(&Table, &str)>,
     options: &EvaluateOptions,
-    progress: &dyn Fn(&str),
+    progress: &(dyn Fn(&str) + Sync),
 ) -> Result<Evaluation> {
     let data = EvaluationData::from_sources(metadata, real, synthetic, holdout)?;
     let schema = &data.schema;
@@ -294,39 +294,45 @@ pub fn evaluate(
     };
     let columns = fidelity::column_summaries(schema, &data.real, &data.synthetic);
 
-    progress("utility");
-    let utility = match &options.target {
-        None => Utility::not_computed("no target column was given (--target)"),
-        Some(name) => {
-            let target = schema.index_of(name).unwrap_or_default();
-            learning::utility(schema, target, &data.real, &data.synthetic, data.holdout.as_ref())?
-        }
-    };
-
-    progress("detection");
-    let detection = learning::detection(
-        schema,
-        &data.real,
-        &data.synthetic,
-        options.detection_rows,
-        options.detection_folds.max(2),
-        options.seed,
-    )?;
-    if detection.rows_per_class < data.real.n_rows.min(data.synthetic.n_rows) {
-        warnings.push(format!(
-            "detection used a sample of {} real and {} synthetic rows (--detection-rows)",
-            detection.rows_per_class, detection.rows_per_class
-        ));
-    }
-
-    progress("privacy");
+    // Utility, detection and privacy are independent: they run side by side.
+    progress("models and privacy");
     let privacy_options = privacy::PrivacyOptions {
         max_rows: options.privacy_rows,
         seed: options.seed,
         sensitive: options.sensitive.clone(),
         attacks: true,
     };
-    let privacy = privacy::privacy(schema, &data.real, &data.synthetic, data.holdout.as_ref(), &privacy_options)?;
+    let (utility, (detection, privacy)) = rayon::join(
+        || match &options.target {
+            None => Ok(Utility::not_computed("no target column was given (--target)")),
+            Some(name) => {
+                let target = schema.index_of(name).unwrap_or_default();
+                learning::utility(schema, target, &data.real, &data.synthetic, data.holdout.as_ref())
+            }
+        },
+        || {
+            rayon::join(
+                || {
+                    learning::detection(
+                        schema,
+                        &data.real,
+                        &data.synthetic,
+                        options.detection_rows,
+                        options.detection_folds.max(2),
+                        options.seed,
+                    )
+                },
+                || privacy::privacy(schema, &data.real, &data.synthetic, data.holdout.as_ref(), &privacy_options),
+            )
+        },
+    );
+    let (utility, detection, privacy) = (utility?, detection?, privacy?);
+    if detection.rows_per_class < data.real.n_rows.min(data.synthetic.n_rows) {
+        warnings.push(format!(
+            "detection used a sample of {} real and {} synthetic rows (--detection-rows)",
+            detection.rows_per_class, detection.rows_per_class
+        ));
+    }
     if privacy.subsampled {
         warnings.push(format!(
             "privacy distances used a sample of {} training, {} synthetic and {} holdout rows (--privacy-rows)",

@@ -29,7 +29,7 @@ pub struct PrivacyOptions {
 
 impl Default for PrivacyOptions {
     fn default() -> Self {
-        PrivacyOptions { max_rows: 10_000, seed: 0, sensitive: Vec::new(), attacks: true }
+        PrivacyOptions { max_rows: 5_000, seed: 0, sensitive: Vec::new(), attacks: true }
     }
 }
 
@@ -115,31 +115,91 @@ impl Space {
 /// The nearest and second-nearest distance of a query row, and the index of the nearest.
 type Near = (u32, u32, usize);
 
+/// Reference rows per block of the column-major layout that [`nearest_two`] scans.
+const LANES: usize = 16;
+
+/// Reference rows in blocks of [`LANES`] rows, column-major inside each block, so that one
+/// query value is compared with 16 reference values at once (vectorised by the compiler).
+struct Blocked {
+    numbers: Vec<i32>,
+    codes: Vec<u32>,
+    n_numbers: usize,
+    n_codes: usize,
+    n_rows: usize,
+}
+
+impl Blocked {
+    fn new(rows: &Encoded) -> Blocked {
+        let n_blocks = rows.n_rows.div_ceil(LANES);
+        let (nn, nc) = (rows.n_numbers, rows.n_codes);
+        let mut numbers = vec![0i32; n_blocks * LANES * nn];
+        let mut codes = vec![0u32; n_blocks * LANES * nc];
+        for r in 0..rows.n_rows {
+            let (block, lane) = (r / LANES, r % LANES);
+            for j in 0..nn {
+                numbers[(block * nn + j) * LANES + lane] = rows.numbers[r * nn + j];
+            }
+            for j in 0..nc {
+                codes[(block * nc + j) * LANES + lane] = rows.codes[r * nc + j];
+            }
+        }
+        Blocked { numbers, codes, n_numbers: nn, n_codes: nc, n_rows: rows.n_rows }
+    }
+}
+
+/// Adds one categorical column's contribution for a block of reference rows.
+#[inline(always)]
+fn add_mismatches(distance: &mut [u32; LANES], column: &[u32], value: u32) {
+    let Ok(column) = <&[u32; LANES]>::try_from(column) else { return };
+    for lane in 0..LANES {
+        distance[lane] += u32::from(column[lane] != value) * UNIT;
+    }
+}
+
+/// Adds one numeric column's contribution for a block of reference rows.
+#[inline(always)]
+fn add_differences(distance: &mut [u32; LANES], column: &[i32], value: i32) {
+    let Ok(column) = <&[i32; LANES]>::try_from(column) else { return };
+    for lane in 0..LANES {
+        // Both sides lie within [−4, 2] ranges, so the difference fits an i32.
+        let diff = (column[lane] - value).unsigned_abs();
+        distance[lane] += diff.min(UNIT);
+    }
+}
+
 /// The distances from each query row to its nearest and second-nearest reference rows, and the
-/// index of the nearest. The inner loops are branch-free so that they vectorise.
+/// index of the nearest.
 fn nearest_two(query: &Encoded, reference: &Encoded) -> Vec<Near> {
+    let blocked = Blocked::new(reference);
+    let (nn, nc) = (blocked.n_numbers, blocked.n_codes);
     (0..query.n_rows)
         .into_par_iter()
         .map(|q| {
-            let qn = &query.numbers[q * query.n_numbers..(q + 1) * query.n_numbers];
-            let qc = &query.codes[q * query.n_codes..(q + 1) * query.n_codes];
+            let qn = &query.numbers[q * nn..(q + 1) * nn];
+            let qc = &query.codes[q * nc..(q + 1) * nc];
             let (mut best, mut second, mut best_index) = (u32::MAX, u32::MAX, usize::MAX);
-            let (nc, nn) = (reference.n_codes, reference.n_numbers);
-            for r in 0..reference.n_rows {
-                let rc = &reference.codes[r * nc..(r + 1) * nc];
-                let rn = &reference.numbers[r * nn..(r + 1) * nn];
-                let mismatches: u32 = qc.iter().zip(rc).map(|(a, b)| u32::from(a != b)).sum();
-                let mut d = mismatches * UNIT;
-                if d >= second {
+            for block in 0..blocked.n_rows.div_ceil(LANES) {
+                let mut distance = [0u32; LANES];
+                let codes = &blocked.codes[block * nc * LANES..(block + 1) * nc * LANES];
+                for (column, &value) in codes.chunks_exact(LANES).zip(qc) {
+                    add_mismatches(&mut distance, column, value);
+                }
+                let numbers = &blocked.numbers[block * nn * LANES..(block + 1) * nn * LANES];
+                for (column, &value) in numbers.chunks_exact(LANES).zip(qn) {
+                    add_differences(&mut distance, column, value);
+                }
+                let valid = (blocked.n_rows - block * LANES).min(LANES);
+                if distance[..valid].iter().fold(u32::MAX, |m, &d| m.min(d)) >= second {
                     continue;
                 }
-                d += qn.iter().zip(rn).map(|(a, b)| a.abs_diff(*b).min(UNIT)).sum::<u32>();
-                if d < best {
-                    second = best;
-                    best = d;
-                    best_index = r;
-                } else if d < second {
-                    second = d;
+                for (lane, &d) in distance[..valid].iter().enumerate() {
+                    if d < best {
+                        second = best;
+                        best = d;
+                        best_index = block * LANES + lane;
+                    } else if d < second {
+                        second = d;
+                    }
                 }
             }
             (best, second, best_index)
@@ -284,6 +344,20 @@ fn exact_rate(training: &HashSet<Vec<u64>>, data: &Dataset) -> f64 {
     hits as f64 / data.n_rows as f64
 }
 
+/// Whether each of the given rows equals some row of the set.
+fn exact_hits(set: &HashSet<Vec<u64>>, data: &Dataset, rows: &[usize]) -> Vec<bool> {
+    rows.par_iter().map(|&r| set.contains(&row_key(data, r))).collect()
+}
+
+/// Sets the nearest distance to 0 for rows with an exact twin in the whole reference table (the
+/// sample searched may not hold it); the nearest found becomes the second nearest.
+fn with_exact(nn: Vec<Near>, exact: &[bool]) -> Vec<Near> {
+    nn.into_iter()
+        .zip(exact)
+        .map(|((best, second, index), &hit)| if hit && best > 0 { (0, best, index) } else { (best, second, index) })
+        .collect()
+}
+
 fn histogram(synthetic: &[f64], holdout: &[f64]) -> DcrHistogram {
     const BINS: usize = 30;
     let top = synthetic.iter().chain(holdout).copied().fold(0.0f64, f64::max);
@@ -319,16 +393,17 @@ pub fn privacy(
     let exact_copy_rate = exact_rate(&training_rows, synthetic);
     let holdout_exact_match_rate = holdout.map(|h| exact_rate(&training_rows, h));
 
-    // Query rows are capped at `cap`; the sets they are looked up in at 4 × `cap`, so that a
-    // copied row finds its original (a copy of a 40 000-row table scores as a copy).
-    let reference_cap = cap.saturating_mul(4);
-    let train_ref_rows = sample_rows(real.n_rows, reference_cap, seed, "privacy/training-reference");
+    // Query rows and the rows they are looked up in are capped at `cap`. A row equal to some row
+    // of the whole reference table is at distance 0 whether or not the sample holds its twin, so
+    // a copy scores as a copy however large the table is.
+    let train_ref_rows = sample_rows(real.n_rows, cap, seed, "privacy/training-reference");
     let train_ref = space.encode(real, &train_ref_rows);
     let synth_rows = sample_rows(synthetic.n_rows, cap, seed, "privacy/synthetic-queries");
     let synth_queries = space.encode(synthetic, &synth_rows);
     let to_gower = |d: u32| f64::from(d) / (f64::from(UNIT) * n_columns);
 
-    let synth_nn = nearest_two(&synth_queries, &train_ref);
+    let synth_nn =
+        with_exact(nearest_two(&synth_queries, &train_ref), &exact_hits(&training_rows, synthetic, &synth_rows));
     let dcr_synth: Vec<f64> = synth_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
     let nndr = |nn: &[Near]| {
         sorted(
@@ -360,15 +435,22 @@ pub fn privacy(
     let member_rows =
         sample_rows(real.n_rows, cap.min(holdout.map_or(cap, |h| h.n_rows.div_ceil(2))), seed, "privacy/members");
     let members = space.encode(real, &member_rows);
-    let synth_ref_rows = sample_rows(synthetic.n_rows, reference_cap, seed, "privacy/synthetic-reference");
+    let synth_ref_rows = sample_rows(synthetic.n_rows, cap, seed, "privacy/synthetic-reference");
     let synth_ref = space.encode(synthetic, &synth_ref_rows);
-    let members_to_synth =
-        if options.attacks && holdout.is_some() { nearest_two(&members, &synth_ref) } else { Vec::new() };
+    let run_attacks = options.attacks && holdout.is_some();
+    let synthetic_rows: HashSet<Vec<u64>> =
+        if run_attacks { (0..synthetic.n_rows).map(|r| row_key(synthetic, r)).collect() } else { HashSet::new() };
+    let members_to_synth = if run_attacks {
+        with_exact(nearest_two(&members, &synth_ref), &exact_hits(&synthetic_rows, real, &member_rows))
+    } else {
+        Vec::new()
+    };
 
     if let Some(holdout) = holdout {
         let hold_rows = sample_rows(holdout.n_rows, cap, seed, "privacy/holdout-queries");
         let hold_queries = space.encode(holdout, &hold_rows);
-        let hold_nn = nearest_two(&hold_queries, &train_ref);
+        let hold_nn =
+            with_exact(nearest_two(&hold_queries, &train_ref), &exact_hits(&training_rows, holdout, &hold_rows));
         let dcr_hold: Vec<f64> = hold_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
         let dcr_hold_sorted = sorted(dcr_hold.clone());
         result.dcr_share = probability_less(&dcr_synth, &dcr_hold);
@@ -416,7 +498,10 @@ pub fn privacy(
             let reference = space.encode(holdout, &reference_rows);
             let member_rows_n = member_rows.len().min(non_member_rows.len());
             let members_cut = &members_to_synth[..member_rows_n];
-            let non_to_synth = nearest_two(&non_members, &synth_ref);
+            let non_to_synth = with_exact(
+                nearest_two(&non_members, &synth_ref),
+                &exact_hits(&synthetic_rows, holdout, &non_member_rows),
+            );
             let mut labels = vec![true; member_rows_n];
             labels.extend(std::iter::repeat_n(false, non_to_synth.len()));
             // Attack 1: the closer a row is to a synthetic row, the likelier it was trained on.
