@@ -27,7 +27,7 @@ credit_default / `LateSept`; `<name>.train.csv` and `<name>.holdout.csv` under -
   binary -> ROC AUC, multiclass -> macro F1, numeric -> R²; rows with a missing target dropped.
   Detection: n = min(real rows, synthetic rows, 10 000) rows of each (numpy default_rng(0)), labelled
   real 0 / synthetic 1, StratifiedKFold(K, shuffle=True, random_state=0) with doppel's K
-  (`detection.folds` in its JSON, 3 by default), mean of the fold AUCs.
+  (`detection.folds` in its JSON, 5 by default), mean of the fold AUCs.
   (doppel keeps identical rows in one fold and samples with its own RNG, so its detection AUC
   can only agree within sampling noise; hence the wider tolerance.)
 
@@ -390,7 +390,7 @@ def sklearn_utility(meta: list[dict], target: str, train: pd.DataFrame, synth: p
             "seconds": time.perf_counter() - t0}
 
 
-def sklearn_detection(meta: list[dict], real: pd.DataFrame, synth: pd.DataFrame, folds: int = 3) -> dict:
+def sklearn_detection(meta: list[dict], real: pd.DataFrame, synth: pd.DataFrame, folds: int = 5) -> dict:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 

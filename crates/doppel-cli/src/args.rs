@@ -223,7 +223,7 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "ROWS", default_value_t = 10_000)]
     pub detection_rows: usize,
     /// Cross-validation folds of the detection classifier
-    #[arg(long, value_name = "K", default_value_t = 3)]
+    #[arg(long, value_name = "K", default_value_t = 5)]
     pub detection_folds: usize,
     /// Seed of subsamples and cross-validation folds
     #[arg(long, default_value_t = 0)]

@@ -59,7 +59,7 @@ pub struct EvaluateOptions {
     pub privacy_rows: usize,
     /// At most this many rows of each kind in the detection classifier.
     pub detection_rows: usize,
-    /// Cross-validation folds of the detection classifier (3, as SDMetrics' detection metrics use).
+    /// Cross-validation folds of the detection classifier.
     pub detection_folds: usize,
     /// At most this many groups in the `by` breakdown (the most frequent ones).
     pub max_groups: usize,
@@ -75,7 +75,7 @@ impl Default for EvaluateOptions {
             sensitive: Vec::new(),
             privacy_rows: 5_000,
             detection_rows: 10_000,
-            detection_folds: 3,
+            detection_folds: 5,
             max_groups: 20,
             seed: 0,
         }

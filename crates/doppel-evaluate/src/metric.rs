@@ -181,7 +181,7 @@ impl Metric for DetectionAuc {
         (0.0, 1.0)
     }
     fn compute(&self, data: &EvaluationData<'_>) -> Result<MetricResult> {
-        let d = learning::detection(&data.schema, &data.real, &data.synthetic, self.max_rows, 3, self.seed)?;
+        let d = learning::detection(&data.schema, &data.real, &data.synthetic, self.max_rows, 5, self.seed)?;
         Ok(result(self, d.auc, Vec::new()))
     }
 }

@@ -246,9 +246,13 @@ pub struct AttributeInference {
 /// The privacy section of an evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Privacy {
-    /// The probability that a synthetic row lies closer to the training data than a holdout row
-    /// does (ties count half): 0.5 is ideal, 1.0 means the synthetic rows sit on training rows.
+    /// The share of synthetic rows closer to the training data (distance to closest record) than
+    /// the median holdout row is, ties at the median counting half: 0.5 is ideal, 1.0 means the
+    /// synthetic rows sit on training rows, far below 0.5 means rows that resemble nothing real.
     pub dcr_share: Option<f64>,
+    /// The probability that a synthetic row lies closer to the training data than a random
+    /// holdout row does (ties count half): the same idea over the whole holdout distribution.
+    pub dcr_closer_probability: Option<f64>,
     /// mostlyai-qa's literal form: the share of synthetic rows closer to a training sample than
     /// to the holdout, with the training sample cut to the holdout's size (ties count half).
     pub dcr_share_size_matched: Option<f64>,
@@ -415,6 +419,7 @@ pub fn privacy(
 
     let mut result = Privacy {
         dcr_share: None,
+        dcr_closer_probability: None,
         dcr_share_size_matched: None,
         exact_copy_rate,
         holdout_exact_match_rate,
@@ -453,7 +458,8 @@ pub fn privacy(
             with_exact(nearest_two(&hold_queries, &train_ref), &exact_hits(&training_rows, holdout, &hold_rows));
         let dcr_hold: Vec<f64> = hold_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
         let dcr_hold_sorted = sorted(dcr_hold.clone());
-        result.dcr_share = probability_less(&dcr_synth, &dcr_hold);
+        result.dcr_share = quantile(&dcr_hold_sorted, 0.5).and_then(|median| probability_less(&dcr_synth, &[median]));
+        result.dcr_closer_probability = probability_less(&dcr_synth, &dcr_hold);
         result.dcr_median_holdout = quantile(&dcr_hold_sorted, 0.5);
         result.dcr_p5_ratio = match (quantile(&dcr_synth_sorted, 0.05), quantile(&dcr_hold_sorted, 0.05)) {
             (Some(s), Some(h)) if h > 0.0 => Some(s / h),
