@@ -41,27 +41,34 @@ const UNIT: u32 = 65_535;
 const MISSING_NUMBER: i32 = -4 * UNIT as i32;
 
 /// Rows encoded for distance computations, row-major: numbers scaled to the real range in
-/// [`UNIT`]s, and category codes.
+/// [`UNIT`]s, category codes of small dictionaries as bytes (missing = 255), and of large ones as
+/// `u32`.
 struct Encoded {
     numbers: Vec<i32>,
-    codes: Vec<u32>,
+    narrow: Vec<u8>,
+    wide: Vec<u32>,
     n_numbers: usize,
-    n_codes: usize,
+    n_narrow: usize,
+    n_wide: usize,
     n_rows: usize,
 }
 
-/// How columns are scaled: the real data's minimum and 1/range per continuous column.
+/// How columns are scaled: the real data's minimum and 1/range per continuous column; which
+/// discrete columns fit a byte.
 #[derive(Clone)]
 struct Space {
     scale: Vec<(usize, f64, f64)>,
-    discrete: Vec<usize>,
+    narrow: Vec<usize>,
+    wide: Vec<usize>,
 }
+
+/// The byte that stands for a missing category in a narrow column.
+const MISSING_BYTE: u8 = u8::MAX;
 
 impl Space {
     fn fit(schema: &Schema, real: &Dataset) -> Space {
-        let mut scale = Vec::new();
-        let mut discrete = Vec::new();
-        for (c, _) in schema.columns.iter().enumerate() {
+        let mut space = Space { scale: Vec::new(), narrow: Vec::new(), wide: Vec::new() };
+        for (c, spec) in schema.columns.iter().enumerate() {
             match &real.columns[c] {
                 Values::Continuous(v) => {
                     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -70,30 +77,34 @@ impl Space {
                         hi = hi.max(x);
                     }
                     let range = if hi > lo { hi - lo } else { 1.0 };
-                    scale.push((c, if lo.is_finite() { lo } else { 0.0 }, 1.0 / range));
+                    space.scale.push((c, if lo.is_finite() { lo } else { 0.0 }, 1.0 / range));
                 }
-                Values::Discrete(_) => discrete.push(c),
+                Values::Discrete(_) if spec.dictionary.len() < usize::from(MISSING_BYTE) => space.narrow.push(c),
+                Values::Discrete(_) => space.wide.push(c),
             }
         }
-        Space { scale, discrete }
+        space
     }
 
     /// The same space without one column (the attribute an attacker infers).
     fn without(&self, column: usize) -> Space {
+        let keep = |list: &[usize]| list.iter().copied().filter(|&c| c != column).collect();
         Space {
             scale: self.scale.iter().copied().filter(|&(c, _, _)| c != column).collect(),
-            discrete: self.discrete.iter().copied().filter(|&c| c != column).collect(),
+            narrow: keep(&self.narrow),
+            wide: keep(&self.wide),
         }
     }
 
     fn n_columns(&self) -> usize {
-        self.scale.len() + self.discrete.len()
+        self.scale.len() + self.narrow.len() + self.wide.len()
     }
 
     fn encode(&self, data: &Dataset, rows: &[usize]) -> Encoded {
-        let (n_numbers, n_codes) = (self.scale.len(), self.discrete.len());
+        let (n_numbers, n_narrow, n_wide) = (self.scale.len(), self.narrow.len(), self.wide.len());
         let mut numbers = Vec::with_capacity(rows.len() * n_numbers);
-        let mut codes = Vec::with_capacity(rows.len() * n_codes);
+        let mut narrow = Vec::with_capacity(rows.len() * n_narrow);
+        let mut wide = Vec::with_capacity(rows.len() * n_wide);
         for &r in rows {
             for &(c, lo, inv) in &self.scale {
                 let x = data.columns[c].continuous()[r];
@@ -104,11 +115,17 @@ impl Space {
                     (((x - lo) * inv).clamp(-1.0, 2.0) * f64::from(UNIT)).round() as i32
                 });
             }
-            for &c in &self.discrete {
-                codes.push(data.columns[c].discrete()[r]);
+            for &c in &self.narrow {
+                // The dictionary (shared by every table) has fewer than 255 labels, so every
+                // code fits below the missing byte.
+                let code = data.columns[c].discrete()[r];
+                narrow.push(if code == MISSING { MISSING_BYTE } else { code as u8 });
+            }
+            for &c in &self.wide {
+                wide.push(data.columns[c].discrete()[r]);
             }
         }
-        Encoded { numbers, codes, n_numbers, n_codes, n_rows: rows.len() }
+        Encoded { numbers, narrow, wide, n_numbers, n_narrow, n_wide, n_rows: rows.len() }
     }
 }
 
@@ -122,32 +139,51 @@ const LANES: usize = 16;
 /// query value is compared with 16 reference values at once (vectorised by the compiler).
 struct Blocked {
     numbers: Vec<i32>,
-    codes: Vec<u32>,
+    narrow: Vec<u8>,
+    wide: Vec<u32>,
     n_numbers: usize,
-    n_codes: usize,
+    n_narrow: usize,
+    n_wide: usize,
     n_rows: usize,
+}
+
+/// Copies a row-major matrix into blocks of [`LANES`] rows, column-major inside each block.
+fn to_blocks<T: Copy + Default>(values: &[T], n_rows: usize, n_columns: usize) -> Vec<T> {
+    let mut out = vec![T::default(); n_rows.div_ceil(LANES) * LANES * n_columns];
+    for r in 0..n_rows {
+        let (block, lane) = (r / LANES, r % LANES);
+        for j in 0..n_columns {
+            out[(block * n_columns + j) * LANES + lane] = values[r * n_columns + j];
+        }
+    }
+    out
 }
 
 impl Blocked {
     fn new(rows: &Encoded) -> Blocked {
-        let n_blocks = rows.n_rows.div_ceil(LANES);
-        let (nn, nc) = (rows.n_numbers, rows.n_codes);
-        let mut numbers = vec![0i32; n_blocks * LANES * nn];
-        let mut codes = vec![0u32; n_blocks * LANES * nc];
-        for r in 0..rows.n_rows {
-            let (block, lane) = (r / LANES, r % LANES);
-            for j in 0..nn {
-                numbers[(block * nn + j) * LANES + lane] = rows.numbers[r * nn + j];
-            }
-            for j in 0..nc {
-                codes[(block * nc + j) * LANES + lane] = rows.codes[r * nc + j];
-            }
+        Blocked {
+            numbers: to_blocks(&rows.numbers, rows.n_rows, rows.n_numbers),
+            narrow: to_blocks(&rows.narrow, rows.n_rows, rows.n_narrow),
+            wide: to_blocks(&rows.wide, rows.n_rows, rows.n_wide),
+            n_numbers: rows.n_numbers,
+            n_narrow: rows.n_narrow,
+            n_wide: rows.n_wide,
+            n_rows: rows.n_rows,
         }
-        Blocked { numbers, codes, n_numbers: nn, n_codes: nc, n_rows: rows.n_rows }
     }
 }
 
-/// Adds one categorical column's contribution for a block of reference rows.
+/// Counts, per reference row of a block, the narrow columns that differ from the query (at most
+/// 255 columns per call, so that the byte counters cannot overflow).
+#[inline(always)]
+fn count_byte_mismatches(counts: &mut [u8; LANES], column: &[u8], value: u8) {
+    let Ok(column) = <&[u8; LANES]>::try_from(column) else { return };
+    for lane in 0..LANES {
+        counts[lane] += u8::from(column[lane] != value);
+    }
+}
+
+/// Adds one wide categorical column's contribution for a block of reference rows.
 #[inline(always)]
 fn add_mismatches(distance: &mut [u32; LANES], column: &[u32], value: u32) {
     let Ok(column) = <&[u32; LANES]>::try_from(column) else { return };
@@ -171,40 +207,60 @@ fn add_differences(distance: &mut [u32; LANES], column: &[i32], value: i32) {
 /// index of the nearest.
 fn nearest_two(query: &Encoded, reference: &Encoded) -> Vec<Near> {
     let blocked = Blocked::new(reference);
-    let (nn, nc) = (blocked.n_numbers, blocked.n_codes);
+    let (nn, na, nw) = (blocked.n_numbers, blocked.n_narrow, blocked.n_wide);
     (0..query.n_rows)
         .into_par_iter()
         .map(|q| {
-            let qn = &query.numbers[q * nn..(q + 1) * nn];
-            let qc = &query.codes[q * nc..(q + 1) * nc];
-            let (mut best, mut second, mut best_index) = (u32::MAX, u32::MAX, usize::MAX);
-            for block in 0..blocked.n_rows.div_ceil(LANES) {
-                let mut distance = [0u32; LANES];
-                let codes = &blocked.codes[block * nc * LANES..(block + 1) * nc * LANES];
-                for (column, &value) in codes.chunks_exact(LANES).zip(qc) {
-                    add_mismatches(&mut distance, column, value);
-                }
-                let numbers = &blocked.numbers[block * nn * LANES..(block + 1) * nn * LANES];
-                for (column, &value) in numbers.chunks_exact(LANES).zip(qn) {
-                    add_differences(&mut distance, column, value);
-                }
-                let valid = (blocked.n_rows - block * LANES).min(LANES);
-                if distance[..valid].iter().fold(u32::MAX, |m, &d| m.min(d)) >= second {
-                    continue;
-                }
-                for (lane, &d) in distance[..valid].iter().enumerate() {
-                    if d < best {
-                        second = best;
-                        best = d;
-                        best_index = block * LANES + lane;
-                    } else if d < second {
-                        second = d;
-                    }
-                }
-            }
-            (best, second, best_index)
+            nearest_for(
+                &query.numbers[q * nn..(q + 1) * nn],
+                &query.narrow[q * na..(q + 1) * na],
+                &query.wide[q * nw..(q + 1) * nw],
+                &blocked,
+            )
         })
         .collect()
+}
+
+/// The nearest and second-nearest reference rows of one query row.
+#[inline(never)]
+fn nearest_for(qn: &[i32], qa: &[u8], qw: &[u32], blocked: &Blocked) -> Near {
+    let (nn, na, nw) = (blocked.n_numbers, blocked.n_narrow, blocked.n_wide);
+    let (mut best, mut second, mut best_index) = (u32::MAX, u32::MAX, usize::MAX);
+    for block in 0..blocked.n_rows.div_ceil(LANES) {
+        let mut distance = [0u32; LANES];
+        let narrow = &blocked.narrow[block * na * LANES..(block + 1) * na * LANES];
+        for (columns, values) in narrow.chunks(255 * LANES).zip(qa.chunks(255)) {
+            let mut counts = [0u8; LANES];
+            for (column, &value) in columns.chunks_exact(LANES).zip(values) {
+                count_byte_mismatches(&mut counts, column, value);
+            }
+            for (d, &c) in distance.iter_mut().zip(&counts) {
+                *d += u32::from(c) * UNIT;
+            }
+        }
+        let wide = &blocked.wide[block * nw * LANES..(block + 1) * nw * LANES];
+        for (column, &value) in wide.chunks_exact(LANES).zip(qw) {
+            add_mismatches(&mut distance, column, value);
+        }
+        let numbers = &blocked.numbers[block * nn * LANES..(block + 1) * nn * LANES];
+        for (column, &value) in numbers.chunks_exact(LANES).zip(qn) {
+            add_differences(&mut distance, column, value);
+        }
+        let valid = (blocked.n_rows - block * LANES).min(LANES);
+        if distance[..valid].iter().fold(u32::MAX, |m, &d| m.min(d)) >= second {
+            continue;
+        }
+        for (lane, &d) in distance[..valid].iter().enumerate() {
+            if d < best {
+                second = best;
+                best = d;
+                best_index = block * LANES + lane;
+            } else if d < second {
+                second = d;
+            }
+        }
+    }
+    (best, second, best_index)
 }
 
 /// A histogram of distances to the closest training record.
@@ -406,8 +462,8 @@ pub fn privacy(
     let synth_queries = space.encode(synthetic, &synth_rows);
     let to_gower = |d: u32| f64::from(d) / (f64::from(UNIT) * n_columns);
 
-    let synth_nn =
-        with_exact(nearest_two(&synth_queries, &train_ref), &exact_hits(&training_rows, synthetic, &synth_rows));
+    let synth_nn_raw = nearest_two(&synth_queries, &train_ref);
+    let synth_nn = with_exact(synth_nn_raw.clone(), &exact_hits(&training_rows, synthetic, &synth_rows));
     let dcr_synth: Vec<f64> = synth_nn.iter().map(|&(d, _, _)| to_gower(d)).collect();
     let nndr = |nn: &[Near]| {
         sorted(
@@ -472,9 +528,13 @@ pub fn privacy(
         result.subsampled |= hold_rows.len() < holdout.n_rows;
 
         // mostlyai-qa's literal share: a training sample of the holdout's size against the holdout.
-        let matched_rows = sample_rows(real.n_rows, hold_rows.len(), seed, "privacy/size-matched");
-        let matched = space.encode(real, &matched_rows);
-        let to_matched = nearest_two(&synth_queries, &matched);
+        // When the training sample already has the holdout's size it is that sample.
+        let to_matched = if train_ref_rows.len() == hold_rows.len() {
+            synth_nn_raw.clone()
+        } else {
+            let matched_rows = sample_rows(real.n_rows, hold_rows.len(), seed, "privacy/size-matched");
+            nearest_two(&synth_queries, &space.encode(real, &matched_rows))
+        };
         let to_hold = nearest_two(&synth_queries, &hold_queries);
         let closer: f64 = to_matched
             .iter()
