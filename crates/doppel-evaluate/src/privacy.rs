@@ -36,7 +36,9 @@ impl Default for PrivacyOptions {
 /// One column's distance contribution at most (a category mismatch, a missing value against a
 /// present one, numbers a whole range apart): distances are integers in these units, so sums are
 /// exact and need no floating-point order.
-const UNIT: u32 = 65_535;
+const UNIT: u32 = 1 << UNIT_BITS;
+/// [`UNIT`] as a power of two: counts of mismatches become distances by a shift.
+const UNIT_BITS: u32 = 16;
 /// Where a missing number is encoded: further than a range from anything.
 const MISSING_NUMBER: i32 = -4 * UNIT as i32;
 
@@ -188,7 +190,7 @@ fn count_byte_mismatches(counts: &mut [u8; LANES], column: &[u8], value: u8) {
 fn add_mismatches(distance: &mut [u32; LANES], column: &[u32], value: u32) {
     let Ok(column) = <&[u32; LANES]>::try_from(column) else { return };
     for lane in 0..LANES {
-        distance[lane] += u32::from(column[lane] != value) * UNIT;
+        distance[lane] += if column[lane] != value { UNIT } else { 0 };
     }
 }
 
@@ -197,9 +199,10 @@ fn add_mismatches(distance: &mut [u32; LANES], column: &[u32], value: u32) {
 fn add_differences(distance: &mut [u32; LANES], column: &[i32], value: i32) {
     let Ok(column) = <&[i32; LANES]>::try_from(column) else { return };
     for lane in 0..LANES {
-        // Both sides lie within [−4, 2] ranges, so the difference fits an i32.
-        let diff = (column[lane] - value).unsigned_abs();
-        distance[lane] += diff.min(UNIT);
+        // Both sides lie within [−4, 2] ranges, so the difference fits an i32; signed
+        // arithmetic keeps this within what SSE2 vectorises (no unsigned minimum there).
+        let diff = (column[lane] - value).abs().min(UNIT as i32);
+        distance[lane] += diff as u32;
     }
 }
 
@@ -235,7 +238,7 @@ fn nearest_for(qn: &[i32], qa: &[u8], qw: &[u32], blocked: &Blocked) -> Near {
                 count_byte_mismatches(&mut counts, column, value);
             }
             for (d, &c) in distance.iter_mut().zip(&counts) {
-                *d += u32::from(c) * UNIT;
+                *d += u32::from(c) << UNIT_BITS;
             }
         }
         let wide = &blocked.wide[block * nw * LANES..(block + 1) * nw * LANES];
