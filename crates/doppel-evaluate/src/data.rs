@@ -90,7 +90,7 @@ impl Values {
         }
     }
 
-    /// The numbers; panics on a discrete column (callers check the sdtype).
+    /// The numbers; empty for a discrete column (callers check the sdtype).
     pub fn continuous(&self) -> &[f64] {
         match self {
             Values::Continuous(v) => v,
