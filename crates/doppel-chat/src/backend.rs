@@ -72,3 +72,7 @@ impl ChatBackend for MockBackend {
         BackendInfo { kind: "mock".into(), model: "mock".into(), base_url: None }
     }
 }
+
+mod http;
+
+pub use http::{HttpBackend, HttpSettings};

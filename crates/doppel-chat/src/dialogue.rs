@@ -1,1 +1,462 @@
-//! Placeholder; see lib.rs.
+//! One conversation: the two agents take turns, each seeing the talk from its own side, until a
+//! stop phrase or the turn limit; then filters and the judge decide whether it is kept.
+//!
+//! Each agent's request holds its own system prompt, its own turns as `assistant` and the other
+//! agent's turns as `user`. The opener's requests start with a short `user` kick-off message
+//! (`conversation.kickoff`), so that every request alternates user/assistant as chat templates
+//! expect. Persona values and the scenario come from `stream_rng(seed, index)`; each request's
+//! seed is derived from (seed, index, turn, attempt), so a dialogue depends only on the seed and
+//! its index, never on scheduling.
+//!
+//! Filters (each a named reason; a filtered attempt is retried with a new attempt seed, up to
+//! `judge.max_attempts`, then the dialogue is dropped):
+//! - `too_few_turns`: fewer than `conversation.min_turns` turns;
+//! - `empty_turn`, `short_turn`, `long_turn`: a turn with no text, fewer than `min_chars` or more
+//!   than `max_chars` characters;
+//! - `refusal`: a turn with a stock refusal ("I'm sorry, but I can't", "I cannot assist", ...);
+//! - `ai_meta`: a turn talking about being an AI or a language model;
+//! - `role_swap`: an agent gives the other agent's display name as its own ("I'm Dana", "my name
+//!   is Dana"), or writes a line for the other agent (`Dana:` at the start of a line);
+//! - `repetition`: a turn nearly equal to an earlier one (same normalised text, or a word
+//!   Jaccard similarity above 0.8);
+//! - `low_judge_score`: the judge (when enabled) scored the dialogue below `judge.min_score`
+//!   (an unparsable verdict scores 0 and adds the reason `judge_unparsable`).
+//!
+//! The output record is the conversation from the assistant agent's side: its system prompt,
+//! then its turns as `assistant` and the other agent's as `user`. When the assistant agent opens,
+//! the first message after the system prompt is an `assistant` message, which the chat
+//! fine-tuning format allows. A trailing `user` turn is left out of the record (it would teach
+//! nothing), so records end with an `assistant` message.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand::RngExt;
+
+use crate::spec::ChatSpec;
+use crate::template;
+use crate::{ChatBackend, ChatRequest, DialogueMetadata, DialogueRecord, Error, Message, Result, Role, SamplingParams};
+
+/// What became of one dialogue index.
+#[derive(Debug, Clone)]
+pub struct DialogueOutcome {
+    /// The dialogue's index.
+    pub index: u64,
+    /// The record, or `None` when every attempt was filtered out.
+    pub record: Option<DialogueRecord>,
+    /// Why the last attempt was rejected (empty when kept).
+    pub reasons: Vec<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Requests sent to the backend (turns and judge calls, all attempts).
+    pub requests: u64,
+    /// Prompt tokens reported by the backend.
+    pub prompt_tokens: u64,
+    /// Completion tokens reported by the backend.
+    pub completion_tokens: u64,
+}
+
+/// What one dialogue drew: personas (per agent, in spec order) and the scenario.
+#[derive(Debug, Clone)]
+pub struct Draw {
+    /// Persona attributes of each agent.
+    pub persona: Vec<BTreeMap<String, String>>,
+    /// The scenario's index in the spec.
+    pub scenario: usize,
+}
+
+/// Draws the personas and the scenario of dialogue `index`.
+pub fn draw(spec: &ChatSpec, seed: u64, index: u64) -> Draw {
+    let mut rng = doppel_core::rng::stream_rng(seed, index);
+    let mut persona = Vec::with_capacity(spec.agents.len());
+    for agent in &spec.agents {
+        let mut values = BTreeMap::new();
+        for (name, attribute) in &agent.persona {
+            let weights: Vec<f64> = match &attribute.weights {
+                Some(w) => w.clone(),
+                None => vec![1.0; attribute.values.len()],
+            };
+            let chosen = weighted(&weights, rng.random::<f64>());
+            values.insert(name.clone(), attribute.values[chosen].clone());
+        }
+        persona.push(values);
+    }
+    let weights: Vec<f64> = spec.scenarios.iter().map(|s| s.weight).collect();
+    let scenario = weighted(&weights, rng.random::<f64>());
+    Draw { persona, scenario }
+}
+
+fn weighted(weights: &[f64], u: f64) -> usize {
+    let total: f64 = weights.iter().sum();
+    let mut target = u * total;
+    for (i, w) in weights.iter().enumerate() {
+        if target < *w {
+            return i;
+        }
+        target -= w;
+    }
+    weights.len().saturating_sub(1)
+}
+
+/// The seed of one request: a hash of (seed, index, turn, attempt).
+pub fn request_seed(seed: u64, index: u64, turn: u64, attempt: u64) -> u64 {
+    let mut h = splitmix(seed);
+    for x in [index, turn, attempt] {
+        h = splitmix(h ^ x.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    }
+    h
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The turn number used for the judge's request seed.
+const JUDGE_TURN: u64 = 1 << 32;
+
+struct Tally {
+    requests: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl Tally {
+    fn call(&mut self, backend: &dyn ChatBackend, request: &ChatRequest) -> Result<String> {
+        let response = backend.complete(request)?;
+        self.requests += 1;
+        self.prompt_tokens += response.prompt_tokens.unwrap_or(0);
+        self.completion_tokens += response.completion_tokens.unwrap_or(0);
+        Ok(response.content)
+    }
+}
+
+/// Generates dialogue `index` of a run with `seed`: up to `spec.max_attempts()` attempts, each
+/// a full conversation checked by the filters and the judge. Backend errors end it with an error.
+pub fn generate_dialogue(spec: &ChatSpec, backend: &dyn ChatBackend, seed: u64, index: u64) -> Result<DialogueOutcome> {
+    let draw = draw(spec, seed, index);
+    let scenario = &spec.scenarios[draw.scenario];
+    let context = template::context(spec, &draw.persona, scenario, None);
+    let systems: Vec<String> = spec
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, agent)| template::render(&format!("agents[{i}].system"), &agent.system, &context))
+        .collect::<Result<_>>()?;
+    let opening = match &spec.conversation.opening {
+        Some(source) => Some(template::render("conversation.opening", source, &context)?),
+        None => None,
+    };
+    let mut tally = Tally { requests: 0, prompt_tokens: 0, completion_tokens: 0 };
+    let mut reasons = Vec::new();
+    let max_attempts = spec.max_attempts();
+    for attempt in 0..max_attempts {
+        let turns = converse(spec, backend, &systems, opening.as_deref(), seed, index, attempt, &mut tally)
+            .map_err(|e| prefixed(e, &format!("dialogue {index}")))?;
+        reasons = filter(spec, &turns);
+        let mut judge_score = None;
+        if reasons.is_empty() && spec.judge.enabled {
+            let transcript = transcript(spec, &turns);
+            let judged = template::context(spec, &draw.persona, scenario, Some(&transcript));
+            let prompt = template::render("judge.prompt", spec.judge_prompt(), &judged)?;
+            let request = ChatRequest {
+                messages: vec![Message::new(Role::User, prompt)],
+                sampling: SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens: 200 },
+                seed: Some(request_seed(seed, index, JUDGE_TURN, u64::from(attempt))),
+                stop: Vec::new(),
+            };
+            let verdict =
+                tally.call(backend, &request).map_err(|e| prefixed(e, &format!("dialogue {index}, the judge")))?;
+            let parsed = parse_score(&verdict);
+            if parsed.is_none() {
+                reasons.push("judge_unparsable".to_string());
+            }
+            let score = parsed.unwrap_or(0.0);
+            judge_score = Some(score);
+            if score < spec.judge.min_score {
+                reasons.push("low_judge_score".to_string());
+            }
+        }
+        if reasons.is_empty() {
+            let record = record(spec, &systems, &turns, &draw, seed, index, judge_score, attempt + 1, backend);
+            return Ok(DialogueOutcome {
+                index,
+                record: Some(record),
+                reasons,
+                attempts: attempt + 1,
+                requests: tally.requests,
+                prompt_tokens: tally.prompt_tokens,
+                completion_tokens: tally.completion_tokens,
+            });
+        }
+    }
+    Ok(DialogueOutcome {
+        index,
+        record: None,
+        reasons,
+        attempts: max_attempts,
+        requests: tally.requests,
+        prompt_tokens: tally.prompt_tokens,
+        completion_tokens: tally.completion_tokens,
+    })
+}
+
+/// One attempt's conversation: `(speaker, text)` turns.
+#[expect(clippy::too_many_arguments, reason = "the pieces of one dialogue, passed down once")]
+fn converse(
+    spec: &ChatSpec,
+    backend: &dyn ChatBackend,
+    systems: &[String],
+    opening: Option<&str>,
+    seed: u64,
+    index: u64,
+    attempt: u32,
+    tally: &mut Tally,
+) -> Result<Vec<(usize, String)>> {
+    let c = &spec.conversation;
+    let opener = spec.opener_index();
+    let mut turns: Vec<(usize, String)> = Vec::new();
+    // A turn that is only a stop phrase below min_turns is asked again; this bounds the calls.
+    let max_calls = 2 * c.max_turns as u64 + 2;
+    let mut calls = 0u64;
+    while turns.len() < c.max_turns && calls < max_calls {
+        let speaker = if turns.len().is_multiple_of(2) { opener } else { 1 - opener };
+        let raw = match (turns.is_empty(), opening) {
+            (true, Some(opening)) => opening.to_string(),
+            _ => {
+                let mut messages = vec![Message::new(Role::System, systems[speaker].clone())];
+                if speaker == opener {
+                    messages.push(Message::new(Role::User, c.kickoff.clone()));
+                }
+                for (who, text) in &turns {
+                    let role = if *who == speaker { Role::Assistant } else { Role::User };
+                    messages.push(Message::new(role, text.clone()));
+                }
+                let request = ChatRequest {
+                    messages,
+                    sampling: spec.sampling.clone(),
+                    seed: Some(request_seed(seed, index, calls, u64::from(attempt))),
+                    stop: Vec::new(),
+                };
+                tally.call(backend, &request).map_err(|e| prefixed(e, &format!("turn {}", turns.len())))?
+            }
+        };
+        calls += 1;
+        let (text, stopped) = strip_stop_phrases(&raw, &c.stop_phrases);
+        if !(stopped && text.is_empty()) {
+            turns.push((speaker, text));
+        }
+        if stopped && turns.len() >= c.min_turns {
+            break;
+        }
+    }
+    Ok(turns)
+}
+
+/// Puts `prefix` in front of an error's message, keeping its kind. (Not [`Error::context`]:
+/// that keeps the inner error as the source too, which `{:#}` would print twice.)
+fn prefixed(error: Error, prefix: &str) -> Error {
+    match error {
+        Error::InvalidConfig(m) => Error::InvalidConfig(format!("{prefix}: {m}")),
+        Error::InvalidData(m) => Error::InvalidData(format!("{prefix}: {m}")),
+        Error::Format(m) => Error::Format(format!("{prefix}: {m}")),
+        Error::Unsupported(m) => Error::Unsupported(format!("{prefix}: {m}")),
+        other => Error::InvalidData(format!("{prefix}: {other}")),
+    }
+}
+
+/// Removes every stop phrase from a turn; says whether there was one.
+fn strip_stop_phrases(text: &str, phrases: &[String]) -> (String, bool) {
+    let mut text = text.to_string();
+    let mut stopped = false;
+    for phrase in phrases {
+        if text.contains(phrase.as_str()) {
+            stopped = true;
+            text = text.replace(phrase.as_str(), "");
+        }
+    }
+    (text.trim().to_string(), stopped)
+}
+
+const REFUSALS: &[&str] = &[
+    "i'm sorry, but i can't",
+    "i am sorry, but i can't",
+    "i'm sorry, but i cannot",
+    "i am sorry, but i cannot",
+    "i cannot assist",
+    "i can't assist",
+    "i cannot help with that",
+    "i can't help with that",
+    "i'm unable to help",
+    "i am unable to help",
+    "i must decline",
+    "i won't be able to help",
+];
+
+const AI_META: &[&str] = &[
+    "as an ai",
+    "i'm an ai",
+    "i am an ai",
+    "an ai assistant",
+    "language model",
+    "as a chatbot",
+    "i'm a chatbot",
+    "i am a chatbot",
+    "i don't have personal experiences",
+    "i do not have personal experiences",
+];
+
+/// The reasons a conversation is rejected (empty when it passes).
+pub fn filter(spec: &ChatSpec, turns: &[(usize, String)]) -> Vec<String> {
+    let c = &spec.conversation;
+    let mut reasons = BTreeSet::new();
+    if turns.len() < c.min_turns {
+        reasons.insert("too_few_turns");
+    }
+    let mut seen: Vec<(String, BTreeSet<String>)> = Vec::new();
+    for (speaker, text) in turns {
+        let chars = text.chars().count();
+        if text.trim().is_empty() {
+            reasons.insert("empty_turn");
+        } else if chars < c.min_chars {
+            reasons.insert("short_turn");
+        }
+        if chars > c.max_chars {
+            reasons.insert("long_turn");
+        }
+        let lower = text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'");
+        if REFUSALS.iter().any(|r| lower.contains(r)) {
+            reasons.insert("refusal");
+        }
+        if AI_META.iter().any(|r| lower.contains(r)) {
+            reasons.insert("ai_meta");
+        }
+        let other = &spec.agents[1 - speaker].display_name.to_lowercase();
+        if role_swap(&lower, other) {
+            reasons.insert("role_swap");
+        }
+        let normalised = normalise(text);
+        let words: BTreeSet<String> = normalised.split(' ').filter(|w| !w.is_empty()).map(str::to_string).collect();
+        if !normalised.is_empty()
+            && seen
+                .iter()
+                .any(|(earlier, earlier_words)| *earlier == normalised || jaccard(earlier_words, &words) > 0.8)
+        {
+            reasons.insert("repetition");
+        }
+        seen.push((normalised, words));
+    }
+    reasons.into_iter().map(str::to_string).collect()
+}
+
+/// Whether a (lower-cased) turn claims the other agent's name or speaks a line for it.
+fn role_swap(lower: &str, other: &str) -> bool {
+    if other.is_empty() {
+        return false;
+    }
+    let claims = ["i'm ", "i am ", "my name is ", "this is "].iter().any(|prefix| {
+        let needle = format!("{prefix}{other}");
+        lower.match_indices(&needle).any(|(at, _)| {
+            let before_ok = at == 0 || !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+            let after = &lower[at + needle.len()..];
+            before_ok && !after.chars().next().is_some_and(char::is_alphanumeric)
+        })
+    });
+    let speaks_for = lower.lines().any(|line| line.trim_start().starts_with(&format!("{other}:")));
+    claims || speaks_for
+}
+
+/// Lower-case words of letters and digits, separated by single spaces.
+fn normalise(text: &str) -> String {
+    let cleaned: String =
+        text.to_lowercase().chars().map(|c| if c.is_alphanumeric() || c == '\'' { c } else { ' ' }).collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn jaccard(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let shared = a.intersection(b).count();
+    shared as f64 / (a.len() + b.len() - shared) as f64
+}
+
+/// The dialogue as `Display name: text` lines, for the judge.
+pub fn transcript(spec: &ChatSpec, turns: &[(usize, String)]) -> String {
+    turns
+        .iter()
+        .map(|(speaker, text)| format!("{}: {}", spec.agents[*speaker].display_name, text))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads the judge's verdict: JSON with a `score`, or the first number in the text. Scores on a
+/// 0-10 or 0-100 scale are brought to [0, 1]; `None` when there is no number.
+pub fn parse_score(text: &str) -> Option<f64> {
+    let from_json = text.find('{').and_then(|start| {
+        let end = text.rfind('}')?;
+        let value: serde_json::Value = serde_json::from_str(text.get(start..=end)?).ok()?;
+        value.get("score").and_then(|s| s.as_f64().or_else(|| s.as_str().and_then(|s| s.trim().parse().ok())))
+    });
+    let score = from_json.or_else(|| first_number(text))?;
+    let score = if score <= 1.0 {
+        score
+    } else if score <= 10.0 {
+        score / 10.0
+    } else if score <= 100.0 {
+        score / 100.0
+    } else {
+        return None;
+    };
+    (score >= 0.0).then_some(score)
+}
+
+fn first_number(text: &str) -> Option<f64> {
+    let bytes = text.as_bytes();
+    let start = bytes.iter().position(u8::is_ascii_digit)?;
+    let mut end = start;
+    while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
+        end += 1;
+    }
+    text[start..end].trim_end_matches('.').parse().ok()
+}
+
+#[expect(clippy::too_many_arguments, reason = "the pieces of one dialogue, passed down once")]
+fn record(
+    spec: &ChatSpec,
+    systems: &[String],
+    turns: &[(usize, String)],
+    draw: &Draw,
+    seed: u64,
+    index: u64,
+    judge_score: Option<f64>,
+    attempts: u32,
+    backend: &dyn ChatBackend,
+) -> DialogueRecord {
+    let assistant = spec.assistant_index();
+    let mut messages = vec![Message::new(Role::System, systems[assistant].clone())];
+    for (speaker, text) in turns {
+        let role = if *speaker == assistant { Role::Assistant } else { Role::User };
+        messages.push(Message::new(role, text.clone()));
+    }
+    while messages.len() > 1 && messages.last().is_some_and(|m| m.role == Role::User) {
+        messages.pop();
+    }
+    let persona =
+        spec.agents.iter().zip(&draw.persona).map(|(agent, values)| (agent.name.clone(), values.clone())).collect();
+    let metadata = DialogueMetadata {
+        index,
+        seed,
+        scenario: spec.scenarios[draw.scenario].name.clone(),
+        persona,
+        backend: backend.info(),
+        sampling: spec.sampling.clone(),
+        turns: messages.len() - 1,
+        judge_score,
+        attempts,
+        spec_fingerprint: spec.fingerprint.clone(),
+        provenance: "synthetic".to_string(),
+    };
+    DialogueRecord { messages, metadata }
+}

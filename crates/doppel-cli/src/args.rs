@@ -47,6 +47,9 @@ pub enum Command {
         after_help = "Examples:\n  doppel synth data.csv -o synthetic.csv\n  doppel synth data.parquet -n 50000 -o synthetic.parquet --seed 3"
     )]
     Synth(SynthArgs),
+    /// Generate fine-tuning dialogues: two role-played LLM agents talk, following a spec file
+    #[command(after_help = crate::chat::CHAT_HELP)]
+    Chat(crate::chat::ChatArgs),
     /// Judge synthetic data against the real data: fidelity, utility, detectability, privacy
     #[command(after_help = "Examples:
   doppel evaluate --real train.csv --synthetic synthetic.csv --holdout holdout.csv --target churn \\
@@ -62,6 +65,16 @@ pub enum Command {
     /// Render an evaluation JSON (from `doppel evaluate --output`) as an HTML report
     #[command(after_help = "Example:\n  doppel report report.json -o report.html")]
     Report(ReportArgs),
+    /// Diversity, near-duplicates and coverage of generated dialogues (optionally against real ones)
+    #[command(
+        after_help = "Examples:\n  doppel chat-report dialogues.jsonl --spec bank.toml --html report.html\n  doppel chat-report dialogues.jsonl --reference real.jsonl --output report.json"
+    )]
+    ChatReport(ChatReportArgs),
+    /// Mix real and synthetic dialogues into a training set with a fixed share of real ones
+    #[command(
+        after_help = "Example:\n  doppel mix --real real.jsonl --synthetic dialogues.jsonl --ratio 0.3 -o train.jsonl --dedupe"
+    )]
+    Mix(MixArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -251,6 +264,62 @@ pub struct ReportArgs {
     /// A minijinja template to use instead of the built-in one
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatReportArgs {
+    /// The dialogues: JSON Lines in the chat format or ShareGPT
+    pub dialogues: PathBuf,
+    /// The chat spec the dialogues came from: its scenario weights are the requested shares
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Real dialogues to compare with (the model-collapse check)
+    #[arg(long, value_name = "FILE")]
+    pub reference: Option<PathBuf>,
+    /// Write the report as JSON to this file (- for standard output)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the HTML report to this file
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Dialogues whose word 5-shingle sets have at least this Jaccard similarity are near-duplicates
+    #[arg(long, value_name = "SIMILARITY", default_value_t = 0.8)]
+    pub near_duplicate_threshold: f64,
+    /// Seed of the pair sample behind the self-similarity
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MixArgs {
+    /// Real dialogues (JSON Lines: chat format or ShareGPT)
+    #[arg(long, value_name = "FILE")]
+    pub real: PathBuf,
+    /// Synthetic dialogues
+    #[arg(long, value_name = "FILE")]
+    pub synthetic: PathBuf,
+    /// The share of real records in the output, between 0 and 1
+    #[arg(long, value_name = "SHARE", allow_hyphen_values = true)]
+    pub ratio: f64,
+    /// Where to write the mix (JSON Lines, chat format; a manifest goes beside it)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// How many records (default: as many as the inputs allow at that ratio)
+    #[arg(short = 'n', long = "records", value_name = "N")]
+    pub rows: Option<usize>,
+    /// The seed of the sampling and the shuffle
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Remove near-duplicates first (across both inputs; real records are kept over synthetic ones)
+    #[arg(long)]
+    pub dedupe: bool,
+    /// The similarity at which `--dedupe` counts two dialogues as near-duplicates
+    #[arg(long, value_name = "SIMILARITY", default_value_t = 0.8)]
+    pub near_duplicate_threshold: f64,
     #[command(flatten)]
     pub common: CommonArgs,
 }

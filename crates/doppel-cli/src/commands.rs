@@ -25,8 +25,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Fit(args) => fit(args),
         Command::Sample(args) => sample_command(args),
         Command::Synth(args) => synth(args),
+        Command::Chat(args) => crate::chat::chat(args),
         Command::Evaluate(args) => crate::evaluate::evaluate(args),
         Command::Report(args) => crate::evaluate::report(args),
+        Command::ChatReport(args) => crate::chat_tools::chat_report(args),
+        Command::Mix(args) => crate::chat_tools::mix_command(args),
     }
 }
 

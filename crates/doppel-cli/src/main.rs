@@ -4,6 +4,8 @@
 #![expect(clippy::print_stderr, reason = "the CLI is where doppel talks to the terminal")]
 
 mod args;
+mod chat;
+mod chat_tools;
 mod commands;
 mod evaluate;
 mod manifest;

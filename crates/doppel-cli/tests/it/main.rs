@@ -3,6 +3,8 @@
 #![expect(clippy::print_stderr, reason = "the acceptance tests report the figures they measure")]
 
 mod bad_input;
+mod chat;
+mod chat_tools;
 mod determinism;
 mod evaluate;
 mod fidelity;

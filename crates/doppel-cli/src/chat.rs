@@ -1,0 +1,237 @@
+//! `doppel chat`: two role-played agents generate fine-tuning dialogues from a spec file.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use doppel_chat::backend::{HttpBackend, HttpSettings, MockBackend};
+use doppel_chat::run::{RunOptions, RunSummary, run};
+use doppel_chat::spec::ChatSpec;
+use doppel_chat::{BackendInfo, ChatBackend, SamplingParams};
+
+use crate::args::CommonArgs;
+use crate::manifest;
+use crate::progress;
+
+/// The chat command's examples and notes.
+pub const CHAT_HELP: &str = "\
+Examples:
+  Generate 1000 coaching dialogues with a local OpenAI-compatible server (llama.cpp, vLLM, ...):
+    doppel chat --spec examples/chat/hr-coaching.toml -n 1000 -o dialogues.jsonl \\
+        --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b-instruct --concurrency 8
+  A hosted API, the key read from an environment variable:
+    doppel chat --spec examples/chat/bank-service.toml -n 200 -o bank.jsonl \\
+        --base-url https://api.example.com/v1 --model some-model --api-key-env EXAMPLE_API_KEY
+
+Resuming: the output is append-only. Running the same command again (same spec and seed) after
+an interruption keeps the finished dialogues and generates only the missing ones; the result is
+the same file an uninterrupted run writes. `--force` deletes the output and starts over.
+
+Backends: `http` (any OpenAI-compatible /chat/completions server) is the only one for now; an
+embedded model is planned. Each output gets a provenance manifest, <output>.manifest.json.";
+
+/// Which model answers.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ChatBackendArg {
+    /// An OpenAI-compatible server (`/chat/completions`)
+    Http,
+    /// A seeded canned-reply mock, for tests only
+    #[value(hide = true)]
+    Mock,
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The conversation spec (TOML: agents, personas, scenarios, turn rules, sampling, judge,
+    /// output format)
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+    /// How many dialogues the output should hold (dropped ones are replaced)
+    #[arg(long, short = 'n', value_name = "DIALOGUES", allow_hyphen_values = true)]
+    pub dialogues: String,
+    /// The JSON Lines output (resumed when it exists, unless `--force`)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// The seed: personas, scenarios and per-request seeds derive from it
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Dialogues in flight at once (the output does not depend on it)
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// The model backend (`http` only for now; an embedded model is planned)
+    #[arg(long, value_enum, default_value = "http")]
+    pub backend: ChatBackendArg,
+    /// The server's API root; requests go to <URL>/chat/completions
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080/v1")]
+    pub base_url: String,
+    /// The model name sent to the server
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub model: String,
+    /// The environment variable holding the API key (sent as a bearer token)
+    #[arg(long, value_name = "VAR")]
+    pub api_key_env: Option<String>,
+    /// Stream replies (server-sent events)
+    #[arg(long)]
+    pub stream: bool,
+    /// The time one request may take
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout_seconds: u64,
+    /// Retries of a failed request (with exponential backoff)
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_retries: u32,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Serialize)]
+struct ChatManifest<'a> {
+    format: &'static str,
+    version: u32,
+    doppel_version: &'static str,
+    command: &'static str,
+    created_at: String,
+    output: String,
+    metadata_sidecar: Option<String>,
+    spec: SpecInfo<'a>,
+    seed: u64,
+    dialogues: u64,
+    concurrency: usize,
+    backend: BackendInfo,
+    sampling: &'a SamplingParams,
+    summary: &'a RunSummary,
+    timings: ChatTimings,
+}
+
+#[derive(Debug, Serialize)]
+struct SpecInfo<'a> {
+    path: String,
+    name: &'a str,
+    fingerprint: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct ChatTimings {
+    generate_seconds: f64,
+    total_seconds: f64,
+    tokens_per_second: f64,
+}
+
+fn parse_dialogues(text: &str) -> Result<u64> {
+    let cleaned = text.trim().replace('_', "");
+    match cleaned.parse::<u64>() {
+        Ok(0) => bail!("`-n 0`: expected at least 1 dialogue"),
+        Ok(n) if n <= 100_000_000 => Ok(n),
+        Ok(_) => bail!("`-n {text}`: at most 100000000 dialogues in one command"),
+        Err(_) => bail!("`-n {text}`: expected a positive whole number of dialogues"),
+    }
+}
+
+pub fn chat(args: ChatArgs) -> Result<()> {
+    let started = Instant::now();
+    let n = parse_dialogues(&args.dialogues)?;
+    if args.concurrency == 0 {
+        bail!("`--concurrency 0`: expected at least 1");
+    }
+    if args.timeout_seconds == 0 {
+        bail!("`--timeout-seconds 0`: expected at least 1");
+    }
+    if args.output.as_os_str() == "-" {
+        bail!("`-o -`: chat output must be a file (it is appended to and resumed)");
+    }
+    if args.output.exists() && args.output.canonicalize().ok() == args.spec.canonicalize().ok() {
+        bail!("{} is also the spec; choose another output path", args.output.display());
+    }
+    let spec = ChatSpec::read(&args.spec)?;
+    let backend: Box<dyn ChatBackend> = match args.backend {
+        ChatBackendArg::Mock => Box::new(MockBackend::default()),
+        ChatBackendArg::Http => {
+            let settings = HttpSettings {
+                base_url: args.base_url.clone(),
+                model: args.model.clone(),
+                api_key_env: args.api_key_env.clone(),
+                stream: args.stream,
+                timeout: Duration::from_secs(args.timeout_seconds),
+                max_retries: args.max_retries,
+                backoff: Duration::from_millis(500),
+            };
+            Box::new(HttpBackend::new(settings)?)
+        }
+    };
+    let info = backend.info();
+    let quiet = args.common.quiet;
+    if args.output.exists() && !args.common.force && !quiet {
+        eprintln!("{} exists: resuming it (pass `--force` to start over)", args.output.display());
+    }
+    let options = RunOptions {
+        n,
+        seed: args.seed,
+        concurrency: args.concurrency,
+        output: args.output.clone(),
+        fresh: args.common.force,
+    };
+    let bar = progress::bar(quiet, n, "dialogues");
+    let generating = Instant::now();
+    let result = run(&spec, backend.as_ref(), &options, &mut |p| bar.set_position(p.records));
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(error) => {
+            let error = anyhow::Error::new(error);
+            return Err(match &info.base_url {
+                Some(url) => error.context(format!("generating dialogues with the chat server at {url}")),
+                None => error.context("generating dialogues"),
+            });
+        }
+    };
+    let generate_seconds = generating.elapsed().as_secs_f64();
+    let sidecar = doppel_chat::run::sidecar_for(&spec, &args.output);
+    let manifest_path = manifest::path_for(&args.output);
+    let manifest = ChatManifest {
+        format: manifest::MANIFEST_FORMAT,
+        version: 1,
+        doppel_version: env!("CARGO_PKG_VERSION"),
+        command: "chat",
+        created_at: manifest::now(),
+        output: args.output.display().to_string(),
+        metadata_sidecar: sidecar.as_ref().map(|p| p.display().to_string()),
+        spec: SpecInfo { path: args.spec.display().to_string(), name: &spec.name, fingerprint: &spec.fingerprint },
+        seed: args.seed,
+        dialogues: summary.resumed + summary.written,
+        concurrency: args.concurrency,
+        backend: info,
+        sampling: &spec.sampling,
+        summary: &summary,
+        timings: ChatTimings {
+            generate_seconds,
+            total_seconds: started.elapsed().as_secs_f64(),
+            tokens_per_second: summary.tokens_per_second,
+        },
+    };
+    let text = serde_json::to_string_pretty(&manifest)? + "\n";
+    crate::commands::write_text_atomically(&manifest_path, &text, true)
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    if !quiet {
+        let dropped = if summary.dropped_by_reason.is_empty() {
+            String::new()
+        } else {
+            let reasons: Vec<String> = summary.dropped_by_reason.iter().map(|(r, n)| format!("{r} {n}")).collect();
+            format!(" ({})", reasons.join(", "))
+        };
+        eprintln!(
+            "wrote {} dialogues to {} ({} already there), dropped {}{dropped}; {} requests, {} completion tokens in {:.1}s ({:.0} tokens/s); provenance in {}",
+            summary.written,
+            args.output.display(),
+            summary.resumed,
+            summary.dropped,
+            summary.requests,
+            summary.completion_tokens,
+            summary.seconds,
+            summary.tokens_per_second,
+            manifest_path.display()
+        );
+    }
+    Ok(())
+}
