@@ -66,6 +66,10 @@ const WORST_PAIRS: usize = 10;
 /// Why a figure that needs a holdout is missing.
 const NEEDS_HOLDOUT: &str = "needs --holdout";
 
+/// The style sheet shared by doppel's HTML reports (`assets/report.css` in the repository),
+/// available to templates as `report_css`.
+pub const REPORT_CSS: &str = include_str!("../../../assets/report.css");
+
 /// Renders an evaluation as a self-contained HTML page with the bundled template.
 pub fn render(evaluation: &Evaluation) -> Result<String> {
     render_named(evaluation, TEMPLATE_NAME, TEMPLATE, true)
@@ -89,6 +93,7 @@ fn render_named(evaluation: &Evaluation, name: &str, source: &str, strict: bool)
     env.add_filter("pct", |value: Value, decimals: Option<usize>| {
         Value::from_safe_string(share(as_number(&value), decimals.unwrap_or(1)))
     });
+    env.add_global("report_css", Value::from_safe_string(REPORT_CSS.to_string()));
     let context = Value::from(Serde(&Report::build(evaluation)));
     let failed = |e: minijinja::Error| {
         let mut message = format!("report template `{name}`: {e}");

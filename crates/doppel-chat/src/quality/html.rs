@@ -544,12 +544,16 @@ fn context(report: &ChatReport) -> Context {
     }
 }
 
+/// The style sheet shared with `doppel evaluate`'s report (`assets/report.css` in the repository).
+const REPORT_CSS: &str = include_str!("../../../../assets/report.css");
+
 /// Renders a chat report as a self-contained HTML page (inline CSS and SVG, no scripts, nothing
 /// loaded from the network).
 pub fn render_html(report: &ChatReport) -> Result<String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let failed = |e: minijinja::Error| Error::Format(format!("chat report template: {e}"));
+    env.add_global("report_css", Value::from_safe_string(REPORT_CSS.to_string()));
     env.add_template(TEMPLATE_NAME, TEMPLATE).map_err(failed)?;
     let ctx = Value::from(Serde(&context(report)));
     env.get_template(TEMPLATE_NAME).and_then(|t| t.render(ctx)).map_err(failed)
