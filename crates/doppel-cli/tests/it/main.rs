@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod chat;
+mod chat_server;
 mod chat_tools;
 mod determinism;
 mod evaluate;
