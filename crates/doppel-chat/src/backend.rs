@@ -1,5 +1,5 @@
-//! Chat backends: the [`ChatBackend`] trait, an OpenAI-compatible HTTP client and a seeded mock
-//! for unit tests.
+//! Chat backends: the [`ChatBackend`] trait, an OpenAI-compatible HTTP client, an embedded
+//! llama.cpp model (feature `embedded`) and a seeded mock for unit tests.
 
 use crate::{BackendInfo, ChatRequest, ChatResponse, Result};
 
@@ -76,3 +76,9 @@ impl ChatBackend for MockBackend {
 mod http;
 
 pub use http::{HttpBackend, HttpSettings};
+
+#[cfg(feature = "embedded")]
+mod embedded;
+
+#[cfg(feature = "embedded")]
+pub use embedded::{EmbeddedBackend, EmbeddedSettings};

@@ -19,6 +19,9 @@ use crate::progress;
 /// The chat command's examples and notes.
 pub const CHAT_HELP: &str = "\
 Examples:
+  A quick run with the embedded model (a doppel built with `--features embedded`; download the
+  model first with scripts/fetch-model.sh):
+    doppel chat --spec examples/chat/hr-coaching.toml -n 20 -o dialogues.jsonl --backend embedded
   Generate 1000 coaching dialogues with a local OpenAI-compatible server (llama.cpp, vLLM, ...):
     doppel chat --spec examples/chat/hr-coaching.toml -n 1000 -o dialogues.jsonl \\
         --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b-instruct --concurrency 8
@@ -30,14 +33,27 @@ Resuming: the output is append-only. Running the same command again (same spec a
 an interruption keeps the finished dialogues and generates only the missing ones; the result is
 the same file an uninterrupted run writes. `--force` deletes the output and starts over.
 
-Backends: `http` (any OpenAI-compatible /chat/completions server) is the only one for now; an
-embedded model is planned. Each output gets a provenance manifest, <output>.manifest.json.";
+Backends: `http` is any OpenAI-compatible /chat/completions server; `embedded` runs a small GGUF
+chat model in-process with llama.cpp (SmolLM2-135M-Instruct by default: fine for smoke tests and
+demos, too weak for real datasets). The embedded model is only in builds made with
+`cargo build --release -p doppel-cli --features embedded`; there it is the default backend unless
+`--base-url` is given. Each output gets a provenance manifest, <output>.manifest.json.";
+
+/// Where `scripts/fetch-model.sh` puts the embedded model, under `$HOME`.
+#[cfg(feature = "embedded")]
+const DEFAULT_MODEL_PATH: &str = ".cache/doppel/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The chat server's API root when `--base-url` is not given.
+const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080/v1";
+/// Dialogues in flight by default with a chat server.
+const DEFAULT_HTTP_CONCURRENCY: usize = 8;
 
 /// Which model answers.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ChatBackendArg {
     /// An OpenAI-compatible server (`/chat/completions`)
     Http,
+    /// A GGUF chat model run in-process with llama.cpp (in builds with the `embedded` feature)
+    Embedded,
     /// A seeded canned-reply mock, for tests only
     #[value(hide = true)]
     Mock,
@@ -58,15 +74,18 @@ pub struct ChatArgs {
     /// The seed: personas, scenarios and per-request seeds derive from it
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Dialogues in flight at once (the output does not depend on it)
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    pub concurrency: usize,
-    /// The model backend (`http` only for now; an embedded model is planned)
-    #[arg(long, value_enum, default_value = "http")]
-    pub backend: ChatBackendArg,
-    /// The server's API root; requests go to <URL>/chat/completions
-    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080/v1")]
-    pub base_url: String,
+    /// Dialogues in flight at once (the output does not depend on it) [default: 8; with the
+    /// embedded model, the CPU cores divided by --threads]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// The model backend [default: embedded in builds that have it, unless --base-url is given;
+    /// otherwise http]
+    #[arg(long, value_enum)]
+    pub backend: Option<ChatBackendArg>,
+    /// The server's API root; requests go to <URL>/chat/completions [default:
+    /// http://127.0.0.1:8080/v1]
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// The model name sent to the server
     #[arg(long, value_name = "NAME", default_value = "default")]
     pub model: String,
@@ -82,6 +101,13 @@ pub struct ChatArgs {
     /// Retries of a failed request (with exponential backoff)
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_retries: u32,
+    /// The embedded model's GGUF file (scripts/fetch-model.sh downloads the default) [default:
+    /// ~/.cache/doppel/models/SmolLM2-135M-Instruct.Q4_1.gguf]
+    #[arg(long, value_name = "PATH")]
+    pub model_path: Option<PathBuf>,
+    /// CPU threads per request of the embedded model
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -129,11 +155,58 @@ fn parse_dialogues(text: &str) -> Result<u64> {
     }
 }
 
+/// The embedded model, from `--model-path` or the default place.
+#[cfg(feature = "embedded")]
+fn embedded_backend(args: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
+    use doppel_chat::backend::{EmbeddedBackend, EmbeddedSettings};
+    let path = match &args.model_path {
+        Some(path) => path.clone(),
+        None => match std::env::var_os("HOME") {
+            Some(home) if !home.is_empty() => PathBuf::from(home).join(DEFAULT_MODEL_PATH),
+            _ => bail!("$HOME is not set: pass the embedded model's file with --model-path"),
+        },
+    };
+    let settings = EmbeddedSettings { threads: args.threads, ..EmbeddedSettings::default() };
+    Ok(Box::new(EmbeddedBackend::load(&path, settings)?))
+}
+
+/// Without the `embedded` feature there is no embedded model.
+#[cfg(not(feature = "embedded"))]
+fn embedded_backend(_: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
+    bail!(
+        "this doppel was built without the embedded model; build with \
+         `cargo build --release -p doppel-cli --features embedded` or use --base-url"
+    )
+}
+
 pub fn chat(args: ChatArgs) -> Result<()> {
     let started = Instant::now();
     let n = parse_dialogues(&args.dialogues)?;
-    if args.concurrency == 0 {
-        bail!("`--concurrency 0`: expected at least 1");
+    let backend_arg = match args.backend {
+        Some(backend) => backend,
+        None if cfg!(feature = "embedded") && args.base_url.is_none() => ChatBackendArg::Embedded,
+        None => ChatBackendArg::Http,
+    };
+    if args.threads == 0 {
+        bail!("`--threads 0`: expected at least 1");
+    }
+    let concurrency = match (args.concurrency, backend_arg) {
+        (Some(0), _) => bail!("`--concurrency 0`: expected at least 1"),
+        (Some(given), _) => given,
+        (None, ChatBackendArg::Embedded) => {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            (cores / args.threads).max(1)
+        }
+        (None, _) => DEFAULT_HTTP_CONCURRENCY,
+    };
+    match backend_arg {
+        ChatBackendArg::Embedded if args.base_url.is_some() => {
+            bail!("`--base-url` is for `--backend http`; the embedded model runs in-process")
+        }
+        ChatBackendArg::Http if args.model_path.is_some() => {
+            bail!("`--model-path` is for `--backend embedded`; with a chat server, name the model with --model")
+        }
+        _ => {}
     }
     if args.timeout_seconds == 0 {
         bail!("`--timeout-seconds 0`: expected at least 1");
@@ -145,11 +218,12 @@ pub fn chat(args: ChatArgs) -> Result<()> {
         bail!("{} is also the spec; choose another output path", args.output.display());
     }
     let spec = ChatSpec::read(&args.spec)?;
-    let backend: Box<dyn ChatBackend> = match args.backend {
+    let backend: Box<dyn ChatBackend> = match backend_arg {
         ChatBackendArg::Mock => Box::new(MockBackend::default()),
+        ChatBackendArg::Embedded => embedded_backend(&args)?,
         ChatBackendArg::Http => {
             let settings = HttpSettings {
-                base_url: args.base_url.clone(),
+                base_url: args.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
                 model: args.model.clone(),
                 api_key_env: args.api_key_env.clone(),
                 stream: args.stream,
@@ -165,13 +239,7 @@ pub fn chat(args: ChatArgs) -> Result<()> {
     if args.output.exists() && !args.common.force && !quiet {
         eprintln!("{} exists: resuming it (pass `--force` to start over)", args.output.display());
     }
-    let options = RunOptions {
-        n,
-        seed: args.seed,
-        concurrency: args.concurrency,
-        output: args.output.clone(),
-        fresh: args.common.force,
-    };
+    let options = RunOptions { n, seed: args.seed, concurrency, output: args.output.clone(), fresh: args.common.force };
     let bar = progress::bar(quiet, n, "dialogues");
     let generating = Instant::now();
     let result = run(&spec, backend.as_ref(), &options, &mut |p| bar.set_position(p.records));
@@ -200,7 +268,7 @@ pub fn chat(args: ChatArgs) -> Result<()> {
         spec: SpecInfo { path: args.spec.display().to_string(), name: &spec.name, fingerprint: &spec.fingerprint },
         seed: args.seed,
         dialogues: summary.resumed + summary.written,
-        concurrency: args.concurrency,
+        concurrency,
         backend: info,
         sampling: &spec.sampling,
         summary: &summary,
