@@ -6,7 +6,8 @@
 //! - [`spec`]: the TOML spec file (agents, personas, scenarios, turn rules, sampling, judge, output);
 //! - [`template`]: prompt templates filled from the sampled persona and scenario;
 //! - [`backend`]: the [`ChatBackend`] trait and its implementations (an OpenAI-compatible HTTP
-//!   server; a seeded mock for unit tests);
+//!   server; an embedded llama.cpp model behind the `embedded` cargo feature; a seeded mock for
+//!   unit tests);
 //! - [`dialogue`]: one conversation: the agents alternate, each seeing the talk from its side,
 //!   until a stop condition; filters and the judge decide whether it is kept;
 //! - [`output`]: JSON Lines records (chat fine-tuning format or ShareGPT) and resuming;
