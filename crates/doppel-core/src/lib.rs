@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod rng;
 pub mod table;
 pub mod temporal;
+pub mod text;
 pub mod warning;
 
 pub use error::{Error, Result, ResultExt};

@@ -114,18 +114,7 @@ fn as_number(value: &Value) -> Option<f64> {
 
 /// A number with fixed decimals, or "n/a".
 fn number(value: Option<f64>, decimals: usize) -> String {
-    match value.filter(|v| v.is_finite()) {
-        Some(v) => {
-            let text = format!("{v:.decimals$}");
-            // "-0.000" reads oddly; a rounded zero has no sign.
-            if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
-                text.trim_start_matches('-').to_string()
-            } else {
-                text
-            }
-        }
-        None => "n/a".to_string(),
-    }
+    doppel_core::text::fixed_or_na(value, decimals)
 }
 
 /// A share as a percentage with fixed decimals, or "n/a".

@@ -64,20 +64,7 @@ pub(crate) enum Scale {
 
 /// Escapes text for XML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters are not allowed in XML 1.0.
-            c if c.is_control() && c != '\n' && c != '\t' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    doppel_core::text::escape_xml(text)
 }
 
 /// Cuts a label to `max` characters with an ellipsis in the middle, keeping its start and its

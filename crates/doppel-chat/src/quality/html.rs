@@ -76,17 +76,7 @@ struct Context {
 }
 
 fn num(value: Option<f64>, decimals: usize) -> String {
-    match value.filter(|v| v.is_finite()) {
-        Some(v) => {
-            let text = format!("{v:.decimals$}");
-            if text.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
-                text.trim_start_matches('-').to_string()
-            } else {
-                text
-            }
-        }
-        None => "n/a".to_string(),
-    }
+    doppel_core::text::fixed_or_na(value, decimals)
 }
 
 fn pct(value: Option<f64>) -> String {
@@ -146,18 +136,7 @@ fn length_row(label: &str, d: &Distribution) -> Row {
 
 /// Escapes text for XML.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    doppel_core::text::escape_xml(text)
 }
 
 /// One series of a bar chart: a name, a colour, one share per bar.
