@@ -39,7 +39,7 @@ pub enum Command {
     Fit(FitArgs),
     /// Sample rows from a model file
     #[command(
-        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4"
+        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4\n  doppel sample model.doppel -n 5000 -o churned.csv --condition churn=yes"
     )]
     Sample(SampleArgs),
     /// Fit and sample in one go (the main job)
@@ -79,7 +79,11 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EngineArg {
-    /// Gaussian copula with empirical marginals: fast and statistical
+    /// `tree`, or `copula` for tables under 500 rows (`inspect` says which and why)
+    Auto,
+    /// Sequential decision trees over discretised columns: the high-fidelity engine
+    Tree,
+    /// Gaussian copula with empirical marginals: fast and statistical, pairwise relations only
     Copula,
 }
 
@@ -110,8 +114,12 @@ pub struct CommonArgs {
 #[derive(Debug, Args)]
 pub struct FitSettingsArgs {
     /// The engine
-    #[arg(long, value_enum, default_value = "copula")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub engine: EngineArg,
+    /// A time budget for fitting: the `tree` engine fits its remaining columns on a row sample
+    /// sized to the time left once it would run over (a warning says so)
+    #[arg(long, value_name = "SECONDS")]
+    pub max_fit_seconds: Option<f64>,
     /// Categories (and numeric points) held by fewer training rows than this are left out of
     /// the model, so that rare values cannot be reproduced
     #[arg(long, value_name = "ROWS", default_value_t = 5)]
@@ -169,6 +177,10 @@ pub struct SampleArgs {
     /// the unsharded output
     #[arg(long, value_name = "I/K")]
     pub shard: Option<String>,
+    /// Fix a categorical or boolean column to a value in every row, the other columns following
+    /// from it (`tree` engine; repeat for several columns; `COLUMN=` means missing)
+    #[arg(long, value_name = "COLUMN=VALUE")]
+    pub condition: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use doppel_core::{ColumnProfile, Metadata, Table, Warning};
 use doppel_io::{AtomicFile, ReadOptions, open_sink, read_table};
-use doppel_synth::{Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
+use doppel_synth::{Condition, Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
 
 use crate::args::{
     Cli, Command, CommonArgs, EngineArg, FitArgs, FitSettingsArgs, InspectArgs, ReadArgs, SampleArgs, SynthArgs,
@@ -116,9 +116,11 @@ fn parse_rows(text: &str) -> Result<u64> {
     Ok(rows)
 }
 
+/// The fit options; `--engine auto` stays `tree` until [`resolve_engine`] sees the table.
 fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
     let engine = match settings.engine {
         EngineArg::Copula => Engine::Copula,
+        EngineArg::Tree | EngineArg::Auto => Engine::Tree,
     };
     let mut options = FitOptions::new(engine);
     options.seed = seed;
@@ -126,15 +128,36 @@ fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
         bail!("`--min-category-count 0`: expected at least 1");
     }
     options.transform.min_category_count = settings.min_category_count;
+    if let Some(seconds) = settings.max_fit_seconds
+        && !(seconds.is_finite() && seconds > 0.0)
+    {
+        bail!("`--max-fit-seconds {seconds}`: expected a positive number of seconds");
+    }
+    options.max_fit_seconds = settings.max_fit_seconds;
     Ok(options)
+}
+
+/// Settles `--engine auto` once the table's size is known, recording why.
+fn resolve_engine(settings: &FitSettingsArgs, options: &mut FitOptions, n_rows: usize) {
+    if matches!(settings.engine, EngineArg::Auto) {
+        let (engine, reason) = doppel_synth::choose_engine(n_rows);
+        options.engine = engine;
+        options.engine_reason = Some(reason);
+    }
 }
 
 fn fit_model(loaded: &Loaded, options: &FitOptions, quiet: bool) -> Result<ModelFile> {
     let bar = progress::bar(quiet, loaded.metadata.columns.len() as u64, "fitting");
-    let mut report = |p: doppel_synth::FitProgress| {
-        if p.stage == doppel_synth::FitStage::Transforms {
+    let mut report = |p: doppel_synth::FitProgress| match p.stage {
+        doppel_synth::FitStage::Transforms => bar.set_position(p.done as u64),
+        doppel_synth::FitStage::Trees => {
+            if p.done == 0 {
+                bar.set_message("trees");
+                bar.set_length(p.total as u64);
+            }
             bar.set_position(p.done as u64);
         }
+        doppel_synth::FitStage::Correlations => {}
     };
     let mut model = ModelFile::fit(&loaded.table, loaded.metadata.clone(), options, &mut report)?;
     bar.finish_and_clear();
@@ -179,6 +202,9 @@ fn inspect(args: InspectArgs) -> Result<()> {
             reason
         )?;
     }
+    let (engine, reason) = doppel_synth::choose_engine(loaded.table.n_rows());
+    writeln!(out)?;
+    writeln!(out, "engine: {}, {reason} (`--engine` overrides)", engine.name())?;
     if let Some(output) = &args.output {
         write_text_atomically(output, &(loaded.metadata.to_json() + "\n"), args.common.force)?;
         if !args.common.quiet {
@@ -190,8 +216,9 @@ fn inspect(args: InspectArgs) -> Result<()> {
 
 fn fit(args: FitArgs) -> Result<()> {
     check_output(&args.output, &[&args.data], &args.common)?;
-    let options = fit_options(&args.settings, args.seed)?;
+    let mut options = fit_options(&args.settings, args.seed)?;
     let loaded = load(&args.data, &args.read)?;
+    resolve_engine(&args.settings, &mut options, loaded.table.n_rows());
     let model = fit_model(&loaded, &options, args.common.quiet)?;
     print_warnings(&model.fit.warnings, args.common.quiet);
     write_text_atomically(&args.output, &model.to_json(), args.common.force)?;
@@ -250,6 +277,13 @@ fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Res
             output: job.output.display().to_string(),
             engine: job.model.engine().name().to_string(),
             engine_settings: job.model.fit.options.clone(),
+            engine_reason: job.model.fit.options.engine_reason.clone(),
+            conditions: job
+                .options
+                .conditions
+                .iter()
+                .map(|c| format!("{}={}", c.column, c.value.as_deref().unwrap_or("")))
+                .collect(),
             seed: job.options.seed,
             shard: job.options.shard.map(|s| ShardInfo { index: s.index, count: s.count, first_row: start }),
             rows: n_rows,
@@ -303,6 +337,7 @@ fn sample_command(args: SampleArgs) -> Result<()> {
         seed: args.seed.unwrap_or(model.fit.options.seed),
         shard,
         threads: threads(args.threads)?,
+        conditions: args.condition.iter().map(|c| Condition::parse(c)).collect::<doppel_core::Result<_>>()?,
     };
     let job = SampleJob {
         model: &model,
@@ -330,8 +365,9 @@ fn synth(args: SynthArgs) -> Result<()> {
     if let Some(path) = &args.save_model {
         check_output(path, &inputs, &args.common)?;
     }
-    let options = fit_options(&args.settings, args.seed)?;
+    let mut options = fit_options(&args.settings, args.seed)?;
     let loaded = load(&args.data, &args.read)?;
+    resolve_engine(&args.settings, &mut options, loaded.table.n_rows());
     let fitting = Instant::now();
     let model = fit_model(&loaded, &options, args.common.quiet)?;
     let fit_seconds = fitting.elapsed().as_secs_f64();
@@ -348,7 +384,7 @@ fn synth(args: SynthArgs) -> Result<()> {
         model_path: model_path.as_deref(),
         training_path: Some(&args.data),
         output: &args.output,
-        options: SampleOptions { n_rows, seed: args.seed, shard: None, threads },
+        options: SampleOptions { n_rows, seed: args.seed, shard: None, threads, conditions: Vec::new() },
         force: args.common.force,
         quiet: args.common.quiet,
         command: "synth",

@@ -21,6 +21,12 @@ pub struct Manifest {
     pub output: String,
     pub engine: String,
     pub engine_settings: FitOptions,
+    /// Why the engine was chosen, when `--engine auto` chose it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_reason: Option<String>,
+    /// `--condition`s, as `COLUMN=VALUE`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
     pub seed: u64,
     pub shard: Option<ShardInfo>,
     pub rows: u64,

@@ -10,11 +10,11 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use doppel_core::{Column, Error, Metadata, Result, SeededRng, Table, Warning};
+use doppel_core::{Error, Metadata, Result, SeededRng, Table, Warning};
 use doppel_transform::{EncodedColumn, FitSettings, TransformState};
 
 use crate::normal;
-use crate::{FitContext, FitStage};
+use crate::{FitContext, FitStage, decode_scores};
 
 /// The Gaussian copula engine's settings (the unfitted configuration).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -184,16 +184,7 @@ impl GaussianCopulaModel {
                 column.push(normal::cdf(z).clamp(1e-12, 1.0 - 1e-12));
             }
         }
-        let mut columns: Vec<Column> = Vec::with_capacity(self.transforms.len());
-        let mut offset = 0;
-        for (index, transform) in self.transforms.iter().enumerate() {
-            let width = transform.output_columns().len();
-            let slices: Vec<&[f64]> = scores[offset..offset + width].iter().map(Vec::as_slice).collect();
-            offset += width;
-            let mut rng = column_rng(index);
-            columns.push(transform.reverse_transform(&slices, first_row, n_rows, &mut rng)?);
-        }
-        Table::try_new(columns)
+        decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
     }
 }
 

@@ -27,12 +27,17 @@ pub mod copula;
 mod model_file;
 pub mod normal;
 mod sampler;
+pub mod trees;
 
 pub use copula::{GaussianCopula, GaussianCopulaModel};
-pub use model_file::{EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile};
-pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample, template};
+pub use model_file::{
+    AUTO_TREE_MIN_ROWS, EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile, choose_engine,
+};
+pub use sampler::{BLOCK_ROWS, CONDITION_OVERSAMPLE, Condition, SampleOptions, Shard, sample, template};
+pub use trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 
-use doppel_core::Warning;
+use doppel_core::{Column, Result, SeededRng, Table, Warning};
+use doppel_transform::TransformState;
 use serde::{Deserialize, Serialize};
 
 /// The engines doppel offers.
@@ -41,6 +46,8 @@ use serde::{Deserialize, Serialize};
 pub enum Engine {
     /// The fast statistical engine: a Gaussian copula with empirical marginals.
     Copula,
+    /// The high-fidelity engine: sequential decision trees over discretised columns.
+    Tree,
 }
 
 impl Engine {
@@ -48,6 +55,7 @@ impl Engine {
     pub fn name(self) -> &'static str {
         match self {
             Engine::Copula => "copula",
+            Engine::Tree => "tree",
         }
     }
 }
@@ -59,6 +67,8 @@ pub enum FitStage {
     Transforms,
     /// Estimating correlations.
     Correlations,
+    /// Growing one tree per encoded column.
+    Trees,
 }
 
 /// A progress report: `done` of `total` steps of a stage.
@@ -88,4 +98,25 @@ impl<'a> FitContext<'a> {
     pub(crate) fn report(&mut self, stage: FitStage, done: usize, total: usize) {
         (self.progress)(FitProgress { stage, done, total });
     }
+}
+
+/// Decodes uniform scores (one vector per encoded column, in the transforms' order) into a table,
+/// column by column; `column_rng(i)` gives the stream of column `i`'s generated values.
+pub(crate) fn decode_scores(
+    transforms: &[TransformState],
+    scores: &[Vec<f64>],
+    first_row: u64,
+    n_rows: usize,
+    column_rng: &dyn Fn(usize) -> SeededRng,
+) -> Result<Table> {
+    let mut columns: Vec<Column> = Vec::with_capacity(transforms.len());
+    let mut offset = 0;
+    for (index, transform) in transforms.iter().enumerate() {
+        let width = transform.output_columns().len();
+        let slices: Vec<&[f64]> = scores[offset..offset + width].iter().map(Vec::as_slice).collect();
+        offset += width;
+        let mut rng = column_rng(index);
+        columns.push(transform.reverse_transform(&slices, first_row, n_rows, &mut rng)?);
+    }
+    Table::try_new(columns)
 }

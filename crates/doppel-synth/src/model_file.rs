@@ -19,6 +19,7 @@ use doppel_core::{Error, Metadata, Result, Table, Warning};
 use doppel_transform::FitSettings;
 
 use crate::copula::{GaussianCopula, GaussianCopulaModel};
+use crate::trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 use crate::{Engine, FitContext, FitProgress};
 
 /// The format tag of model files.
@@ -32,6 +33,8 @@ pub const MODEL_FORMAT_VERSION: u32 = 1;
 pub enum EngineModel {
     /// The `copula` engine.
     GaussianCopula(GaussianCopulaModel),
+    /// The `tree` engine.
+    SequentialTrees(SequentialTreesModel),
 }
 
 /// How a model was fitted.
@@ -43,12 +46,53 @@ pub struct FitOptions {
     pub seed: u64,
     /// Transform settings (value protection, marginal resolution).
     pub transform: FitSettings,
+    /// Settings of the `tree` engine: `None` means the defaults, and is never written for a
+    /// `tree` model (fitting records the settings used), so models of other engines read as
+    /// before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trees: Option<TreeSettings>,
+    /// A time budget for fitting, in seconds (the `tree` engine subsamples rows to meet it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fit_seconds: Option<f64>,
+    /// Why this engine was chosen, when it was chosen automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_reason: Option<String>,
 }
 
 impl FitOptions {
     /// Default options for `engine`.
     pub fn new(engine: Engine) -> Self {
-        FitOptions { engine, seed: 0, transform: FitSettings::default() }
+        FitOptions {
+            engine,
+            seed: 0,
+            transform: FitSettings::default(),
+            trees: None,
+            max_fit_seconds: None,
+            engine_reason: None,
+        }
+    }
+}
+
+/// Tables with fewer rows than this get the `copula` engine when the engine is chosen
+/// automatically: trees need rows to split on, a copula's pairwise correlations do not.
+pub const AUTO_TREE_MIN_ROWS: usize = 500;
+
+/// The engine chosen for a table of `n_rows` rows, and why.
+pub fn choose_engine(n_rows: usize) -> (Engine, String) {
+    if n_rows < AUTO_TREE_MIN_ROWS {
+        (
+            Engine::Copula,
+            format!(
+                "chosen automatically: the table has {n_rows} rows, fewer than {AUTO_TREE_MIN_ROWS}: too few for trees to learn interactions, while a copula's pairwise correlations still generalise"
+            ),
+        )
+    } else {
+        (
+            Engine::Tree,
+            format!(
+                "chosen automatically: the table has {n_rows} rows, at least {AUTO_TREE_MIN_ROWS}: enough for sequential trees, which keep interactions that a copula loses"
+            ),
+        )
     }
 }
 
@@ -123,10 +167,24 @@ impl ModelFile {
             )));
         }
         let mut context = FitContext::new(progress);
+        let mut options = options.clone();
+        if options.engine == Engine::Tree {
+            options.trees.get_or_insert_with(TreeSettings::default);
+        }
+        let options = &options;
         let model = match options.engine {
             Engine::Copula => {
                 let engine = GaussianCopula { transform: options.transform.clone() };
                 EngineModel::GaussianCopula(engine.fit(table, &metadata, &mut context)?)
+            }
+            Engine::Tree => {
+                let engine = SequentialTrees {
+                    transform: options.transform.clone(),
+                    trees: options.trees.clone().unwrap_or_default(),
+                    seed: options.seed,
+                    max_fit_seconds: options.max_fit_seconds,
+                };
+                EngineModel::SequentialTrees(engine.fit(table, &metadata, &mut context)?)
             }
         };
         Ok(ModelFile {
@@ -147,6 +205,7 @@ impl ModelFile {
     pub fn engine(&self) -> Engine {
         match self.model {
             EngineModel::GaussianCopula(_) => Engine::Copula,
+            EngineModel::SequentialTrees(_) => Engine::Tree,
         }
     }
 

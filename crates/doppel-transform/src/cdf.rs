@@ -42,20 +42,37 @@ impl PiecewiseCdf {
             if m < min_count {
                 return; // too few rows to publish anything: their mass is interpolated
             }
+            let chunks = (m / group).max(1);
+            let chunk = |i: usize| {
+                let (chunk_start, chunk_end) = (start + i * m / chunks, start + (i + 1) * m / chunks);
+                (mean(&sorted[chunk_start..chunk_end]), (chunk_start + chunk_end) as f64 / 2.0 / nf)
+            };
+            let edge_share = min_count as f64 / 2.0 / nf;
             if start == 0 {
                 let bottom = mean(&sorted[0..min_count]);
-                push(bottom, 0.0, xs, ps);
+                // The expected minimum, extrapolated from the protected bottom mean along the
+                // slope to the next published point (nothing but published aggregates).
+                let next = (0..chunks.min(2)).map(chunk).find(|&(_, p)| p > edge_share + 1e-12);
+                let mut low = next.map_or(bottom, |(x, p)| bottom - (x - bottom) * edge_share / (p - edge_share));
+                if sorted[0] >= 0.0 {
+                    low = low.max(0.0);
+                }
+                push(low.min(bottom), 0.0, xs, ps);
             }
-            let chunks = (m / group).max(1);
-            for chunk in 0..chunks {
-                let chunk_start = start + chunk * m / chunks;
-                let chunk_end = start + (chunk + 1) * m / chunks;
-                let middle = (chunk_start + chunk_end) as f64 / 2.0;
-                push(mean(&sorted[chunk_start..chunk_end]), middle / nf, xs, ps);
+            for i in 0..chunks {
+                let (x, p) = chunk(i);
+                push(x, p, xs, ps);
             }
             if end == n {
                 let top = mean(&sorted[n - min_count..n]);
-                push(top, 1.0, xs, ps);
+                let top_share = 1.0 - edge_share;
+                let previous =
+                    (chunks.saturating_sub(2)..chunks).rev().map(chunk).find(|&(_, p)| p < top_share - 1e-12);
+                let mut high = previous.map_or(top, |(x, p)| top + (top - x) * edge_share / (top_share - p));
+                if sorted[n - 1] <= 0.0 {
+                    high = high.min(0.0);
+                }
+                push(high.max(top), 1.0, xs, ps);
             }
         };
         let mut run_start = 0;
@@ -192,7 +209,11 @@ mod tests {
         for u in [0.01, 0.25, 0.5, 0.75, 0.99] {
             assert!((cdf.quantile(u) - u).abs() < 0.01, "u {u} -> {}", cdf.quantile(u));
         }
-        assert!(cdf.min() > 0.0 && cdf.max() < 1.0, "extremes are protected means");
+        // The ends are extrapolated from the protected tail means, not the extreme rows; the
+        // bottom stops at 0 because no value is negative.
+        let (bottom, top) = (mean(&values[..5]), mean(&values[values.len() - 5..]));
+        assert!(cdf.min() >= 0.0 && cdf.min() < bottom, "min {} below the bottom mean {bottom}", cdf.min());
+        assert!(cdf.max() > top && cdf.max() < top + 0.001, "max {} just above the top mean {top}", cdf.max());
         assert!(cdf.xs.len() <= 103);
     }
 

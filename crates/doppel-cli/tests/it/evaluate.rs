@@ -106,7 +106,8 @@ fn without_a_holdout_the_holdout_figures_are_null() {
         assert!(v.pointer(pointer).is_some_and(|x| x.is_null()), "{pointer} should be null");
     }
     assert!(number(&v, "/privacy/exact_copy_rate") < 0.05);
-    assert!((0.5..=1.0).contains(&number(&v, "/detection/auc")));
+    // A good generator sits at 0.5 give or take the folds' noise.
+    assert!((0.4..=1.0).contains(&number(&v, "/detection/auc")));
 }
 
 #[test]

@@ -1,0 +1,919 @@
+//! The `tree` engine: sequential (autoregressive) decision trees over discretised columns.
+//!
+//! The column transforms turn every modelled column into uniform scores (see `doppel-transform`).
+//! This engine discretises each score column into *variables* with a few codes: a categorical
+//! column's categories, a numeric column's quantile bins (in score space), or a column's missing
+//! indicator. It then learns the joint distribution as a chain of conditionals,
+//! `p(x₁) p(x₂ | x₁) … p(x_d | x₁ … x_{d-1})`, one classification or regression tree per variable,
+//! each split on every variable before it. A leaf holds a smoothed distribution over the target's
+//! codes, estimated from at least `min_leaf` training rows and shrunk towards its parent node's.
+//!
+//! Sampling walks the chain: each variable's code is drawn from the leaf that the codes drawn so
+//! far reach; a bin becomes a uniform score inside the bin, which the transform maps back to a value
+//! with the source's rounding and format. The model holds split rules and leaf distributions only,
+//! never a training row: a value the model can produce is a category or a bin of the transforms,
+//! which already leave rare categories and extreme values out.
+//!
+//! Conditioning on any subset of variables uses sequential importance resampling: conditioned
+//! variables are set instead of drawn, each row is weighted by the likelihood of the set codes under
+//! the chain, and rows are resampled by weight (see [`SequentialTreesModel::sample_rows_conditional`]).
+
+use std::time::Instant;
+
+use rand::RngExt;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use doppel_core::{Error, Metadata, Result, SeededRng, Table, Warning, stream_rng};
+use doppel_transform::{EncodedColumn, FitSettings, TransformState};
+
+use crate::{FitContext, FitStage, decode_scores};
+
+/// The tree engine's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TreeSettings {
+    /// The fewest training rows a leaf may hold.
+    pub min_leaf: usize,
+    /// The deepest a tree may grow.
+    pub max_depth: usize,
+    /// The most quantile bins of a numeric column (fewer on small tables: at least
+    /// [`ROWS_PER_BIN`] rows per bin on average).
+    pub max_bins: usize,
+    /// Pseudo-rows of the parent node's distribution mixed into every leaf (an m-estimate).
+    pub smoothing: f64,
+    /// A split must reach this significance: its relative impurity decrease times the node's
+    /// rows (for two classes, the split's chi-square statistic).
+    pub min_gain: f64,
+    /// Classes of a categorical target that the split search tells apart (the rest are pooled).
+    pub split_classes: usize,
+}
+
+impl Default for TreeSettings {
+    fn default() -> Self {
+        TreeSettings { min_leaf: 10, max_depth: 24, max_bins: 256, smoothing: 1.0, min_gain: 3.0, split_classes: 32 }
+    }
+}
+
+/// The fewest rows per numeric bin, on average, that sets the number of bins on small tables.
+pub const ROWS_PER_BIN: usize = 20;
+
+/// The tree engine's configuration (unfitted).
+#[derive(Debug, Clone, Default)]
+pub struct SequentialTrees {
+    /// Settings for the column transforms.
+    pub transform: FitSettings,
+    /// Settings for the trees.
+    pub trees: TreeSettings,
+    /// The seed (used only when rows are subsampled to meet a time budget).
+    pub seed: u64,
+    /// Stop refining after this many seconds: the trees still to fit are then fitted on a row
+    /// subsample sized to the time left.
+    pub max_fit_seconds: Option<f64>,
+}
+
+/// The codes a variable takes: categories (or missing / present) or quantile bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Codes {
+    /// Each code is one exact score (a category's or the missing indicator's).
+    Classes {
+        /// The score of each code, ascending.
+        scores: Vec<f64>,
+    },
+    /// Code `k` is the score interval `[edges[k], edges[k + 1])`.
+    Bins {
+        /// The bin edges in score space, from 0 to 1.
+        edges: Vec<f64>,
+    },
+}
+
+impl Codes {
+    fn len(&self) -> usize {
+        match self {
+            Codes::Classes { scores } => scores.len(),
+            Codes::Bins { edges } => edges.len().saturating_sub(1),
+        }
+    }
+
+    fn code_of(&self, score: f64) -> u16 {
+        let code = match self {
+            Codes::Classes { scores } => {
+                let i = scores.partition_point(|&s| s < score);
+                if i < scores.len() && scores[i] == score {
+                    i
+                } else {
+                    // Not a training score (a condition's value): the nearest class.
+                    nearest(scores, score)
+                }
+            }
+            Codes::Bins { edges } => edges.partition_point(|&e| e <= score).saturating_sub(1).min(self.len() - 1),
+        };
+        code as u16
+    }
+
+    fn score_of(&self, code: u16, rng: &mut SeededRng) -> f64 {
+        match self {
+            Codes::Classes { scores } => scores[usize::from(code)],
+            Codes::Bins { edges } => {
+                let (low, high) = (edges[usize::from(code)], edges[usize::from(code) + 1]);
+                (low + (high - low) * rng.random::<f64>()).clamp(1e-12, 1.0 - 1e-12)
+            }
+        }
+    }
+}
+
+fn nearest(scores: &[f64], score: f64) -> usize {
+    (0..scores.len()).min_by(|&a, &b| (scores[a] - score).abs().total_cmp(&(scores[b] - score).abs())).unwrap_or(0)
+}
+
+/// Which variable says whether another applies (a value is absent when its column is missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gate {
+    /// The missing-indicator variable.
+    pub variable: usize,
+    /// Its code meaning "missing".
+    pub missing_code: u16,
+}
+
+/// One discretised encoded column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    /// The encoded column's name (`column.value`, `column.missing`).
+    pub name: String,
+    /// Its codes. The code `len()` stands for "does not apply" (missing, or a protected rare
+    /// category).
+    pub codes: Codes,
+    /// Whether the codes have an order that splits may follow (bins, indicators) or not
+    /// (categories).
+    pub ordered: bool,
+    /// The variable that gates this one, if any.
+    pub gate: Option<Gate>,
+}
+
+impl Variable {
+    fn absent(&self) -> u16 {
+        self.codes.len() as u16
+    }
+}
+
+/// A node of a tree, stored flat; children are indices into the same list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TreeNode {
+    /// Rows whose `variable` code is at most `threshold` go left.
+    Below {
+        /// The variable split on.
+        variable: u32,
+        /// The largest code going left.
+        threshold: u16,
+        /// The left child.
+        left: u32,
+        /// The right child.
+        right: u32,
+    },
+    /// Rows whose `variable` code is in the set (a bit mask of codes) go left.
+    InSet {
+        /// The variable split on.
+        variable: u32,
+        /// Bit `c` of word `c / 64` is set when code `c` goes left.
+        codes: Vec<u64>,
+        /// The left child.
+        left: u32,
+        /// The right child.
+        right: u32,
+    },
+    /// A distribution over the target's codes.
+    Leaf {
+        /// The codes with a positive weight, ascending.
+        codes: Vec<u16>,
+        /// Their weights (parts per million, summing to about 1 000 000).
+        weights: Vec<u32>,
+    },
+}
+
+/// One tree: the conditional distribution of `target` given the variables before it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// The variable it generates.
+    pub target: u32,
+    /// Training rows it was fitted on (after any subsampling).
+    pub training_rows: u64,
+    /// The nodes; the root is the first.
+    pub nodes: Vec<TreeNode>,
+}
+
+impl Tree {
+    fn leaf(&self, row: &[u16]) -> (&[u16], &[u32]) {
+        let mut index = 0usize;
+        loop {
+            match &self.nodes[index] {
+                TreeNode::Below { variable, threshold, left, right } => {
+                    index = if row[*variable as usize] <= *threshold { *left } else { *right } as usize;
+                }
+                TreeNode::InSet { variable, codes, left, right } => {
+                    let code = usize::from(row[*variable as usize]);
+                    let inside = codes.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1);
+                    index = if inside { *left } else { *right } as usize;
+                }
+                TreeNode::Leaf { codes, weights } => return (codes, weights),
+            }
+        }
+    }
+
+    /// The number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes.iter().filter(|n| matches!(n, TreeNode::Leaf { .. })).count()
+    }
+}
+
+/// A fitted tree engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequentialTreesModel {
+    /// One transform per column, in the table's order.
+    pub transforms: Vec<TransformState>,
+    /// The encoded columns, in the transforms' order.
+    pub dimensions: Vec<EncodedColumn>,
+    /// One variable per encoded column, same order.
+    pub variables: Vec<Variable>,
+    /// The trees in generation order; each splits only on variables generated before it.
+    pub trees: Vec<Tree>,
+}
+
+/// A condition for sampling: the encoded variable `variable` is fixed to `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedCode {
+    /// The variable's index.
+    pub variable: usize,
+    /// The code it takes.
+    pub code: u16,
+}
+
+impl SequentialTrees {
+    /// Fits the engine on a table whose columns match `metadata`.
+    pub fn fit(&self, table: &Table, metadata: &Metadata, context: &mut FitContext) -> Result<SequentialTreesModel> {
+        let started = Instant::now();
+        let settings = &self.trees;
+        if settings.min_leaf == 0 || settings.max_bins < 2 || settings.split_classes < 2 {
+            return Err(Error::InvalidConfig(
+                "tree settings: expected min_leaf >= 1, max_bins >= 2 and split_classes >= 2".into(),
+            ));
+        }
+        let n_rows = table.n_rows();
+        let n_columns = metadata.columns.len();
+        let mut transforms = Vec::with_capacity(n_columns);
+        let mut dimensions = Vec::new();
+        let mut variables = Vec::new();
+        let mut codes: Vec<Vec<u16>> = Vec::new();
+        let mut order = Vec::new();
+        for (index, meta) in metadata.columns.iter().enumerate() {
+            context.report(FitStage::Transforms, index, n_columns);
+            let column = table.column(&meta.name)?;
+            let state = TransformState::fit(column, meta, &self.transform, &mut context.warnings)?;
+            let encoded = state.transform(&column.data)?;
+            let outputs = state.output_columns();
+            let first = variables.len();
+            for (scores, output) in encoded.iter().zip(&outputs) {
+                let variable = discretise(&output.name, scores, output.discrete, settings.max_bins);
+                codes.push(scores.iter().map(|s| s.map_or(variable.absent(), |s| variable.codes.code_of(s))).collect());
+                variables.push(variable);
+            }
+            // A value with a missing indicator: the indicator comes first and gates the value.
+            if outputs.len() == 2 {
+                let indicator = &variables[first + 1];
+                let missing_code = match &indicator.codes {
+                    Codes::Classes { scores } => scores.iter().position(|&s| s > 0.5).unwrap_or(scores.len()) as u16,
+                    Codes::Bins { .. } => unreachable!("invariant: missing indicators are discrete"),
+                };
+                variables[first].gate = Some(Gate { variable: first + 1, missing_code });
+                order.extend([first + 1, first]);
+            } else {
+                order.extend(first..variables.len());
+            }
+            dimensions.extend(outputs);
+            transforms.push(state);
+        }
+        context.report(FitStage::Transforms, n_columns, n_columns);
+
+        let total = order.len();
+        let threads = rayon::current_num_threads().max(1);
+        let mut trees: Vec<Tree> = Vec::with_capacity(total);
+        let mut row_share = 1.0f64;
+        let mut fitted_seconds = 0.0f64;
+        let mut position = 0;
+        while position < total {
+            context.report(FitStage::Trees, position, total);
+            let chunk_end = (position + threads).min(total);
+            if let Some(budget) = self.max_fit_seconds {
+                let elapsed = started.elapsed().as_secs_f64();
+                if position > 0 {
+                    let per_tree = fitted_seconds / position as f64;
+                    let predicted = per_tree * (total - position) as f64 / threads as f64;
+                    let left = (budget - elapsed).max(0.0);
+                    if predicted > left {
+                        row_share = (row_share * left / predicted).clamp(0.02, 1.0).min(row_share);
+                    }
+                }
+            }
+            let chunk_started = Instant::now();
+            let rows = subsample(n_rows, row_share, self.seed, position as u64);
+            let fitted: Vec<Tree> = (position..chunk_end)
+                .into_par_iter()
+                .map(|p| grow_tree(&variables, &codes, order[p], &order[..p], &rows, settings))
+                .collect();
+            fitted_seconds += chunk_started.elapsed().as_secs_f64() * (chunk_end - position) as f64;
+            trees.extend(fitted);
+            position = chunk_end;
+        }
+        context.report(FitStage::Trees, total, total);
+        if row_share < 1.0 {
+            context.warnings.push(Warning::table(format!(
+                "--max-fit-seconds {}: later columns were fitted on {:.0}% of the rows to stay within the time budget",
+                self.max_fit_seconds.unwrap_or_default(),
+                row_share * 100.0
+            )));
+        }
+        if n_rows < 2 * settings.min_leaf {
+            context.warnings.push(Warning::table(format!(
+                "only {n_rows} training rows; with leaves of at least {} rows the trees cannot split, so columns are generated independently",
+                settings.min_leaf
+            )));
+        }
+        Ok(SequentialTreesModel { transforms, dimensions, variables, trees })
+    }
+}
+
+/// The training rows to use: all of them, or a seeded subsample of about `share` of them.
+fn subsample(n_rows: usize, share: f64, seed: u64, stream: u64) -> Vec<u32> {
+    if share >= 1.0 {
+        return (0..n_rows as u32).collect();
+    }
+    let mut rng = stream_rng(seed, doppel_core::rng::mix64(stream, 0x7ee5));
+    (0..n_rows as u32).filter(|_| rng.random::<f64>() < share).collect()
+}
+
+/// Turns one encoded column into a variable: exact classes for discrete scores, quantile bins
+/// for continuous ones. Bins close once they hold `n / max_bins` rows; a score held by many rows
+/// (an atom) ends a bin of its own, and an edge falls where the left score's interval ends.
+fn discretise(name: &str, scores: &[Option<f64>], discrete: bool, max_bins: usize) -> Variable {
+    let mut present: Vec<f64> = scores.iter().flatten().copied().collect();
+    present.sort_by(f64::total_cmp);
+    let ordered = !discrete || name.ends_with(".missing");
+    if discrete {
+        present.dedup();
+        return Variable { name: name.to_string(), codes: Codes::Classes { scores: present }, ordered, gate: None };
+    }
+    let n = present.len();
+    let max_bins = max_bins.min(n / ROWS_PER_BIN).max(2);
+    let mut edges = vec![0.0];
+    let target = (n as f64 / max_bins as f64).max(1.0);
+    let mut in_bin = 0usize;
+    let mut i = 0;
+    while i < n {
+        let value = present[i];
+        let mut j = i;
+        while j < n && present[j] == value {
+            j += 1;
+        }
+        in_bin += j - i;
+        let bins_left = max_bins - edges.len();
+        if j < n && in_bin as f64 >= target && bins_left > 0 {
+            // Scores are mid-CDF values, so the share of rows at or below `value` is where its
+            // interval of (0, 1) ends: an atom's whole interval stays in its bin.
+            let share = j as f64 / n as f64;
+            let edge = if share >= value && share < present[j] { share } else { (value + present[j]) / 2.0 };
+            edges.push(edge);
+            in_bin = 0;
+        }
+        i = j;
+    }
+    edges.push(1.0);
+    Variable { name: name.to_string(), codes: Codes::Bins { edges }, ordered, gate: None }
+}
+
+/// How the split search scores a node's target.
+enum Criterion {
+    /// Gini impurity over classes, the rarer ones pooled: `pooled[code]` is the class index.
+    Gini { pooled: Vec<u16>, n_pooled: usize },
+    /// Squared error of the code (ordered bins).
+    Variance,
+}
+
+struct Grower<'a> {
+    variables: &'a [Variable],
+    codes: &'a [Vec<u16>],
+    features: &'a [usize],
+    target: &'a [u16],
+    n_classes: usize,
+    criterion: Criterion,
+    settings: &'a TreeSettings,
+}
+
+/// The best split found for a node.
+struct Split {
+    gain: f64,
+    feature: usize,
+    rule: SplitRule,
+}
+
+enum SplitRule {
+    Below(u16),
+    InSet(Vec<u64>),
+}
+
+impl SplitRule {
+    fn goes_left(&self, code: u16) -> bool {
+        match self {
+            SplitRule::Below(threshold) => code <= *threshold,
+            SplitRule::InSet(mask) => {
+                let code = usize::from(code);
+                mask.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1)
+            }
+        }
+    }
+}
+
+fn grow_tree(
+    variables: &[Variable],
+    codes: &[Vec<u16>],
+    target: usize,
+    features: &[usize],
+    rows: &[u32],
+    settings: &TreeSettings,
+) -> Tree {
+    let variable = &variables[target];
+    let absent = variable.absent();
+    let target_codes = &codes[target];
+    let mut rows: Vec<u32> = rows.iter().copied().filter(|&r| target_codes[r as usize] != absent).collect();
+    let n_classes = variable.codes.len();
+    let criterion = if variable.ordered && n_classes > 2 {
+        Criterion::Variance
+    } else {
+        let mut counts = vec![0usize; n_classes];
+        for &r in &rows {
+            counts[usize::from(target_codes[r as usize])] += 1;
+        }
+        let mut by_count: Vec<usize> = (0..n_classes).collect();
+        by_count.sort_by(|&a, &b| counts[b].cmp(&counts[a]).then(a.cmp(&b)));
+        let kept = settings.split_classes - 1;
+        let mut pooled = vec![kept as u16; n_classes];
+        for (rank, &class) in by_count.iter().take(kept).enumerate() {
+            pooled[class] = rank as u16;
+        }
+        Criterion::Gini { pooled, n_pooled: kept.min(n_classes) + usize::from(n_classes > kept) }
+    };
+    let grower = Grower { variables, codes, features, target: target_codes, n_classes, criterion, settings };
+    let training_rows = rows.len() as u64;
+    let mut nodes = Vec::new();
+    if rows.is_empty() {
+        nodes.push(TreeNode::Leaf { codes: Vec::new(), weights: Vec::new() });
+    } else {
+        let counts = grower.class_counts(&rows);
+        grower.grow(&mut rows, 0, &counts, &mut nodes);
+    }
+    Tree { target: target as u32, training_rows, nodes }
+}
+
+impl Grower<'_> {
+    fn class_counts(&self, rows: &[u32]) -> Vec<u32> {
+        let mut counts = vec![0u32; self.n_classes];
+        for &r in rows {
+            counts[usize::from(self.target[r as usize])] += 1;
+        }
+        counts
+    }
+
+    /// Grows the subtree of `rows` (reordered in place) and returns its node index.
+    fn grow(&self, rows: &mut [u32], depth: usize, parent: &[u32], nodes: &mut Vec<TreeNode>) -> u32 {
+        let index = nodes.len() as u32;
+        let counts = self.class_counts(rows);
+        let n = rows.len();
+        let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
+        let split = if pure || depth >= self.settings.max_depth || n < 2 * self.settings.min_leaf {
+            None
+        } else {
+            self.best_split(rows)
+        };
+        let Some(split) = split else {
+            nodes.push(self.leaf(&counts, parent));
+            return index;
+        };
+        // Partition: left rows first.
+        let column = &self.codes[split.feature];
+        let mut boundary = 0;
+        for i in 0..n {
+            if split.rule.goes_left(column[rows[i] as usize]) {
+                rows.swap(i, boundary);
+                boundary += 1;
+            }
+        }
+        nodes.push(TreeNode::Leaf { codes: Vec::new(), weights: Vec::new() }); // placeholder
+        let (left_rows, right_rows) = rows.split_at_mut(boundary);
+        let left = self.grow(left_rows, depth + 1, &counts, nodes);
+        let right = self.grow(right_rows, depth + 1, &counts, nodes);
+        let variable = split.feature as u32;
+        nodes[index as usize] = match split.rule {
+            SplitRule::Below(threshold) => TreeNode::Below { variable, threshold, left, right },
+            SplitRule::InSet(codes) => TreeNode::InSet { variable, codes, left, right },
+        };
+        index
+    }
+
+    /// A leaf: the node's class shares, shrunk towards the parent's with `smoothing` pseudo-rows.
+    fn leaf(&self, counts: &[u32], parent: &[u32]) -> TreeNode {
+        let n: f64 = counts.iter().map(|&c| f64::from(c)).sum();
+        let parent_n: f64 = parent.iter().map(|&c| f64::from(c)).sum::<f64>().max(1.0);
+        let m = self.settings.smoothing;
+        let mut codes = Vec::new();
+        let mut weights = Vec::new();
+        for (class, (&c, &p)) in counts.iter().zip(parent).enumerate() {
+            let share = (f64::from(c) + m * f64::from(p) / parent_n) / (n + m);
+            let weight = (share * 1e6).round() as u32;
+            if weight > 0 {
+                codes.push(class as u16);
+                weights.push(weight);
+            }
+        }
+        TreeNode::Leaf { codes, weights }
+    }
+
+    fn best_split(&self, rows: &[u32]) -> Option<Split> {
+        let min_leaf = self.settings.min_leaf as f64;
+        let mut best: Option<Split> = None;
+        let parent_impurity = self.impurity_of(rows);
+        if parent_impurity <= 1e-12 {
+            return None;
+        }
+        // `n × gain / impurity` is the chi-square statistic of the split for a two-class target:
+        // a split must beat what chance gives on this many rows.
+        let threshold = parent_impurity * (self.settings.min_gain / rows.len() as f64).max(1e-9);
+        for &feature in self.features {
+            let variable = &self.variables[feature];
+            let n_codes = variable.codes.len() + 1;
+            let column = &self.codes[feature];
+            let candidate = match &self.criterion {
+                Criterion::Gini { pooled, n_pooled } => {
+                    let k = *n_pooled;
+                    let mut histogram = vec![0u32; n_codes * k];
+                    for &r in rows {
+                        let code = usize::from(column[r as usize]);
+                        let class = usize::from(pooled[usize::from(self.target[r as usize])]);
+                        histogram[code * k + class] += 1;
+                    }
+                    gini_split(&histogram, n_codes, k, variable.ordered, min_leaf)
+                }
+                Criterion::Variance => {
+                    let mut histogram = vec![[0.0f64; 3]; n_codes];
+                    for &r in rows {
+                        let y = f64::from(self.target[r as usize]);
+                        let cell = &mut histogram[usize::from(column[r as usize])];
+                        cell[0] += 1.0;
+                        cell[1] += y;
+                        cell[2] += y * y;
+                    }
+                    variance_split(&histogram, variable.ordered, min_leaf)
+                }
+            };
+            if let Some((impurity, rule)) = candidate {
+                let gain = parent_impurity - impurity;
+                if gain > best.as_ref().map_or(threshold, |b| b.gain) {
+                    best = Some(Split { gain, feature, rule });
+                }
+            }
+        }
+        best
+    }
+
+    fn impurity_of(&self, rows: &[u32]) -> f64 {
+        match &self.criterion {
+            Criterion::Gini { pooled, n_pooled } => {
+                let mut counts = vec![0u32; *n_pooled];
+                for &r in rows {
+                    counts[usize::from(pooled[usize::from(self.target[r as usize])])] += 1;
+                }
+                gini(&counts.iter().map(|&c| f64::from(c)).collect::<Vec<_>>())
+            }
+            Criterion::Variance => {
+                let (mut s, mut ss) = (0.0, 0.0);
+                for &r in rows {
+                    let y = f64::from(self.target[r as usize]);
+                    s += y;
+                    ss += y * y;
+                }
+                ss - s * s / rows.len() as f64
+            }
+        }
+    }
+}
+
+/// Gini impurity times the row count: `n - Σ c² / n`.
+fn gini(counts: &[f64]) -> f64 {
+    let n: f64 = counts.iter().sum();
+    if n <= 0.0 { 0.0 } else { n - counts.iter().map(|c| c * c).sum::<f64>() / n }
+}
+
+/// The order in which codes are scanned: as they are for ordered variables; by `key` otherwise
+/// (the classic trick that makes a prefix of the sorted codes the best subset for two classes
+/// and for squared error). Codes without rows are left out.
+fn scan_order(n_codes: usize, ordered: bool, count: impl Fn(usize) -> f64, key: impl Fn(usize) -> f64) -> Vec<usize> {
+    let mut codes: Vec<usize> = (0..n_codes).filter(|&c| count(c) > 0.0).collect();
+    if !ordered {
+        codes.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+    }
+    codes
+}
+
+fn rule_for(order: &[usize], cut: usize, ordered: bool, n_codes: usize) -> SplitRule {
+    if ordered {
+        SplitRule::Below(order[cut] as u16)
+    } else {
+        let mut mask = vec![0u64; n_codes.div_ceil(64)];
+        for &code in &order[..=cut] {
+            mask[code / 64] |= 1 << (code % 64);
+        }
+        SplitRule::InSet(mask)
+    }
+}
+
+fn gini_split(histogram: &[u32], n_codes: usize, k: usize, ordered: bool, min_leaf: f64) -> Option<(f64, SplitRule)> {
+    let row = |c: usize| &histogram[c * k..(c + 1) * k];
+    let count = |c: usize| row(c).iter().map(|&x| f64::from(x)).sum::<f64>();
+    let mut total = vec![0.0f64; k];
+    for c in 0..n_codes {
+        for (t, &x) in total.iter_mut().zip(row(c)) {
+            *t += f64::from(x);
+        }
+    }
+    let majority = (0..k).max_by(|&a, &b| total[a].total_cmp(&total[b]).then(b.cmp(&a))).unwrap_or(0);
+    let key = |c: usize| f64::from(row(c)[majority]) / count(c).max(1.0);
+    let order = scan_order(n_codes, ordered, count, key);
+    if order.len() < 2 {
+        return None;
+    }
+    let n: f64 = total.iter().sum();
+    let mut left = vec![0.0f64; k];
+    let mut best: Option<(f64, usize)> = None;
+    let mut n_left = 0.0;
+    for (i, &c) in order[..order.len() - 1].iter().enumerate() {
+        for (l, &x) in left.iter_mut().zip(row(c)) {
+            *l += f64::from(x);
+        }
+        n_left += count(c);
+        if n_left < min_leaf || n - n_left < min_leaf {
+            continue;
+        }
+        let right: Vec<f64> = total.iter().zip(&left).map(|(t, l)| t - l).collect();
+        let impurity = gini(&left) + gini(&right);
+        if best.is_none_or(|(b, _)| impurity < b) {
+            best = Some((impurity, i));
+        }
+    }
+    best.map(|(impurity, cut)| (impurity, rule_for(&order, cut, ordered, n_codes)))
+}
+
+fn variance_split(histogram: &[[f64; 3]], ordered: bool, min_leaf: f64) -> Option<(f64, SplitRule)> {
+    let n_codes = histogram.len();
+    let order = scan_order(n_codes, ordered, |c| histogram[c][0], |c| histogram[c][1] / histogram[c][0].max(1.0));
+    if order.len() < 2 {
+        return None;
+    }
+    let total = histogram.iter().fold([0.0; 3], |a, h| [a[0] + h[0], a[1] + h[1], a[2] + h[2]]);
+    let sse = |s: [f64; 3]| if s[0] > 0.0 { s[2] - s[1] * s[1] / s[0] } else { 0.0 };
+    let mut left = [0.0; 3];
+    let mut best: Option<(f64, usize)> = None;
+    for (i, &c) in order[..order.len() - 1].iter().enumerate() {
+        for (l, h) in left.iter_mut().zip(&histogram[c]) {
+            *l += h;
+        }
+        if left[0] < min_leaf || total[0] - left[0] < min_leaf {
+            continue;
+        }
+        let right = [total[0] - left[0], total[1] - left[1], total[2] - left[2]];
+        let impurity = sse(left) + sse(right);
+        if best.is_none_or(|(b, _)| impurity < b) {
+            best = Some((impurity, i));
+        }
+    }
+    best.map(|(impurity, cut)| (impurity, rule_for(&order, cut, ordered, n_codes)))
+}
+
+/// Draws a code from a leaf's weights.
+fn draw(codes: &[u16], weights: &[u32], rng: &mut SeededRng) -> Option<u16> {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    if total == 0 {
+        return None;
+    }
+    let mut point = rng.random_range(0..total);
+    for (&code, &weight) in codes.iter().zip(weights) {
+        if point < u64::from(weight) {
+            return Some(code);
+        }
+        point -= u64::from(weight);
+    }
+    codes.last().copied()
+}
+
+/// The probability of `code` under a leaf's weights.
+fn probability(codes: &[u16], weights: &[u32], code: u16) -> f64 {
+    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
+    match codes.binary_search(&code) {
+        Ok(i) if total > 0 => f64::from(weights[i]) / total as f64,
+        _ => 0.0,
+    }
+}
+
+impl SequentialTreesModel {
+    /// Draws one row's codes into `row` (indexed by variable), with `fixed` codes set instead of
+    /// drawn; returns the likelihood of the fixed codes under the chain.
+    fn draw_row(&self, row: &mut [u16], fixed: &[Option<u16>], rng: &mut SeededRng) -> f64 {
+        let mut likelihood = 1.0;
+        for tree in &self.trees {
+            let target = tree.target as usize;
+            let variable = &self.variables[target];
+            if let Some(gate) = variable.gate
+                && row[gate.variable] == gate.missing_code
+            {
+                row[target] = variable.absent();
+                continue;
+            }
+            let (codes, weights) = tree.leaf(row);
+            row[target] = match fixed[target] {
+                Some(code) => {
+                    likelihood *= probability(codes, weights, code);
+                    code
+                }
+                None => draw(codes, weights, rng).unwrap_or(variable.absent()),
+            };
+        }
+        likelihood
+    }
+
+    fn scores_of(&self, rows: &[Vec<u16>], rng: &mut SeededRng) -> Vec<Vec<f64>> {
+        let mut scores = vec![Vec::with_capacity(rows.len()); self.variables.len()];
+        for row in rows {
+            for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(row)) {
+                column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
+            }
+        }
+        scores
+    }
+
+    /// Samples `n_rows` rows whose global row numbers start at `first_row`. `rng` draws the codes
+    /// row by row; `column_rng(i)` gives the stream of generated column `i`. Each row depends only
+    /// on earlier draws, so a prefix of a block equals the same rows of the whole block.
+    pub fn sample_rows(
+        &self,
+        first_row: u64,
+        n_rows: usize,
+        rng: &mut SeededRng,
+        column_rng: &dyn Fn(usize) -> SeededRng,
+    ) -> Result<Table> {
+        let fixed = vec![None; self.variables.len()];
+        let mut scores = vec![Vec::with_capacity(n_rows); self.variables.len()];
+        let mut row = vec![0u16; self.variables.len()];
+        for _ in 0..n_rows {
+            self.draw_row(&mut row, &fixed, rng);
+            // Scores are drawn right after the row's codes, from the same stream.
+            for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(&row)) {
+                column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
+            }
+        }
+        decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
+    }
+
+    /// The fixed codes that make column `column` take `value` (`None`: missing). Only
+    /// categorical and boolean columns can be conditioned on; the value must be one the model
+    /// kept (not a rare category left out for privacy).
+    pub fn condition_codes(&self, column: &str, value: Option<&str>) -> Result<Vec<FixedCode>> {
+        let (index, transform) =
+            self.transforms.iter().enumerate().find(|(_, t)| t.column() == column).ok_or_else(|| {
+                Error::InvalidConfig(format!("condition on `{column}`: the model has no such column"))
+            })?;
+        let TransformState::Categorical(state) = transform else {
+            return Err(Error::InvalidConfig(format!(
+                "condition on `{column}`: only categorical and boolean columns can be conditioned on"
+            )));
+        };
+        let first: usize = self.transforms[..index].iter().map(|t| t.output_columns().len()).sum();
+        let width = transform.output_columns().len();
+        let data = doppel_core::ColumnData::Text(vec![value.map(str::to_string)]);
+        let scores = transform
+            .transform(&data)
+            .map_err(|e| Error::InvalidConfig(format!("condition `{column}={}`: {e}", value.unwrap_or(""))))?;
+        let mut fixed = Vec::with_capacity(width);
+        for (offset, encoded) in scores.iter().enumerate() {
+            let variable = first + offset;
+            match encoded[0] {
+                Some(score) => fixed.push(FixedCode { variable, code: self.variables[variable].codes.code_of(score) }),
+                None if value.is_some() => {
+                    return Err(Error::InvalidConfig(format!(
+                        "condition `{column}={}`: not a category the model kept; expected one of {}",
+                        value.unwrap_or(""),
+                        state.categories.iter().take(20).map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+                None => {}
+            }
+        }
+        if value.is_none() && width < 2 {
+            return Err(Error::InvalidConfig(format!(
+                "condition `{column}` missing: the column had no missing values to learn from"
+            )));
+        }
+        Ok(fixed)
+    }
+
+    /// Samples `n_rows` rows with some variables fixed, by sequential importance resampling:
+    /// `oversample` candidate rows per output row are drawn with the fixed codes set, weighted
+    /// by the chain's likelihood of those codes, and resampled systematically by weight. Errors
+    /// when no candidate row has a positive weight (the condition is impossible under the model).
+    pub fn sample_rows_conditional(
+        &self,
+        first_row: u64,
+        n_rows: usize,
+        fixed: &[FixedCode],
+        oversample: usize,
+        rng: &mut SeededRng,
+        column_rng: &dyn Fn(usize) -> SeededRng,
+    ) -> Result<Table> {
+        let mut fixed_codes = vec![None; self.variables.len()];
+        for condition in fixed {
+            fixed_codes[condition.variable] = Some(condition.code);
+        }
+        let n_candidates = n_rows * oversample.max(1);
+        let mut candidates = Vec::with_capacity(n_candidates);
+        let mut weights = Vec::with_capacity(n_candidates);
+        let mut row = vec![0u16; self.variables.len()];
+        for _ in 0..n_candidates {
+            weights.push(self.draw_row(&mut row, &fixed_codes, rng));
+            candidates.push(row.clone());
+        }
+        let total: f64 = weights.iter().sum();
+        if n_rows > 0 && total <= 0.0 {
+            return Err(Error::InvalidConfig(
+                "the condition has probability zero under the model (no training rows are like it)".into(),
+            ));
+        }
+        // Systematic resampling: one uniform offset, evenly spaced points.
+        let mut chosen = Vec::with_capacity(n_rows);
+        let step = total / n_rows.max(1) as f64;
+        let mut point = rng.random::<f64>() * step;
+        let mut cumulative = 0.0;
+        let mut index = 0;
+        for _ in 0..n_rows {
+            while index + 1 < n_candidates && cumulative + weights[index] <= point {
+                cumulative += weights[index];
+                index += 1;
+            }
+            chosen.push(candidates[index].clone());
+            point += step;
+        }
+        // Resampling keeps the candidates' order, so repeats of a heavy row would sit together.
+        for i in (1..chosen.len()).rev() {
+            let j = rng.random_range(0..=i);
+            chosen.swap(i, j);
+        }
+        let scores = self.scores_of(&chosen, rng);
+        decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_split_at_mass_and_keep_atoms() {
+        let scores: Vec<Option<f64>> = (0..1000).map(|i| Some((f64::from(i) + 0.5) / 1000.0)).collect();
+        let variable = discretise("x.value", &scores, false, 10);
+        let Codes::Bins { edges } = &variable.codes else { panic!("bins") };
+        assert_eq!(edges.len(), 11);
+        assert!((edges[5] - 0.5).abs() < 1e-9);
+        let mut atoms: Vec<Option<f64>> = vec![Some(0.25); 600];
+        atoms.extend((0..400).map(|i| Some(0.5 + f64::from(i) / 1000.0)));
+        let variable = discretise("x.value", &atoms, false, 10);
+        assert_eq!(variable.codes.code_of(0.25), 0, "the atom is the first bin on its own");
+        assert!(variable.codes.code_of(0.6) > 0);
+    }
+
+    #[test]
+    fn gini_prefers_the_separating_code() {
+        // Feature codes 0..3 (plus the absent code 3); class 1 lives exactly at code 2.
+        let k = 2;
+        let mut histogram = vec![0u32; 4 * k];
+        histogram[0] = 50;
+        histogram[k] = 50;
+        histogram[2 * k + 1] = 40;
+        let (impurity, rule) = gini_split(&histogram, 4, k, false, 5.0).expect("a split");
+        assert!(impurity.abs() < 1e-9);
+        let SplitRule::InSet(mask) = rule else { panic!("a set split for a categorical") };
+        let left_has_two = mask[0] >> 2 & 1 == 1;
+        assert!(left_has_two != (mask[0] & 1 == 1), "code 2 is alone on its side");
+    }
+
+    #[test]
+    fn min_leaf_is_respected() {
+        let histogram = vec![[3.0, 0.0, 0.0], [100.0, 100.0, 100.0]];
+        assert!(variance_split(&histogram, true, 5.0).is_none());
+    }
+}
