@@ -9,15 +9,21 @@ fn read(path: &str) -> Vec<u8> {
 
 #[test]
 fn threads_do_not_change_the_output_and_shards_concatenate() {
+    for engine in ["tree", "copula"] {
+        threads_and_shards(engine);
+    }
+}
+
+fn threads_and_shards(engine: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let model = path_in(&dir, "model.doppel");
-    doppel_ok(&["fit", train("cps1988").to_str().expect("utf-8"), "-o", &model, "--quiet"]);
+    doppel_ok(&["fit", train("cps1988").to_str().expect("utf-8"), "-o", &model, "--engine", engine, "--quiet"]);
     // 50 000 rows span four blocks, and the shard boundaries fall inside blocks.
     let one = path_in(&dir, "one.csv");
     let two = path_in(&dir, "two.csv");
     doppel_ok(&["sample", &model, "-n", "50000", "-o", &one, "--seed", "11", "--threads", "1", "--quiet"]);
     doppel_ok(&["sample", &model, "-n", "50000", "-o", &two, "--seed", "11", "--threads", "2", "--quiet"]);
-    assert!(read(&one) == read(&two), "--threads 1 and --threads 2 differ");
+    assert!(read(&one) == read(&two), "{engine}: --threads 1 and --threads 2 differ");
 
     let mut concatenated = Vec::new();
     for index in 0..4 {
@@ -44,7 +50,7 @@ fn threads_do_not_change_the_output_and_shards_concatenate() {
         };
         concatenated.extend_from_slice(body);
     }
-    assert!(concatenated == read(&one), "4 shards concatenated differ from the unsharded output");
+    assert!(concatenated == read(&one), "{engine}: 4 shards concatenated differ from the unsharded output");
 
     let other_seed = path_in(&dir, "other.csv");
     doppel_ok(&["sample", &model, "-n", "50000", "-o", &other_seed, "--seed", "12", "--quiet"]);

@@ -7,6 +7,7 @@ mod chat;
 mod chat_server;
 mod chat_tools;
 mod determinism;
+mod engines;
 mod evaluate;
 mod fidelity;
 mod formats;
