@@ -5,8 +5,9 @@
 //! column's categories, a numeric column's quantile bins (in score space), or a column's missing
 //! indicator. It then learns the joint distribution as a chain of conditionals,
 //! `p(x₁) p(x₂ | x₁) … p(x_d | x₁ … x_{d-1})`, one classification or regression tree per variable,
-//! each split on every variable before it. A leaf holds a smoothed distribution over the target's
-//! codes, estimated from at least `min_leaf` training rows and shrunk towards its parent node's.
+//! each split on every variable before it. A leaf holds the target's code counts over at least
+//! `min_leaf` training rows; sampling shrinks them towards the tree's prior (the target's codes
+//! over all its training rows) with `smoothing` pseudo-rows.
 //!
 //! Sampling walks the chain: each variable's code is drawn from the leaf that the codes drawn so
 //! far reach; a bin becomes a uniform score inside the bin, which the transform maps back to a value
@@ -40,7 +41,7 @@ pub struct TreeSettings {
     /// The most quantile bins of a numeric column (fewer on small tables: at least
     /// [`ROWS_PER_BIN`] rows per bin on average).
     pub max_bins: usize,
-    /// Pseudo-rows of the parent node's distribution mixed into every leaf (an m-estimate).
+    /// Pseudo-rows of the target's overall distribution mixed into every leaf (an m-estimate).
     pub smoothing: f64,
     /// A split must reach this significance: its relative impurity decrease times the node's
     /// rows (for two classes, the split's chi-square statistic).
@@ -183,13 +184,50 @@ pub enum TreeNode {
         /// The right child.
         right: u32,
     },
-    /// A distribution over the target's codes.
-    Leaf {
-        /// The codes with a positive weight, ascending.
-        codes: Vec<u16>,
-        /// Their weights (parts per million, summing to about 1 000 000).
-        weights: Vec<u32>,
-    },
+    /// The training rows' codes of the target in this node (at least `min_leaf` rows).
+    Leaf(Counts),
+}
+
+/// How many training rows had each code: the codes present, ascending, and running totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// The codes with at least one row, ascending.
+    pub codes: Vec<u16>,
+    /// Rows with this code or an earlier one (the last is the node's row count).
+    pub cumulative: Vec<u32>,
+}
+
+impl Counts {
+    fn from_dense(counts: &[u32]) -> Counts {
+        let mut result = Counts::default();
+        let mut running = 0u32;
+        for (code, &count) in counts.iter().enumerate() {
+            if count > 0 {
+                running += count;
+                result.codes.push(code as u16);
+                result.cumulative.push(running);
+            }
+        }
+        result
+    }
+
+    fn total(&self) -> u32 {
+        self.cumulative.last().copied().unwrap_or(0)
+    }
+
+    /// The code at position `point` (0 ≤ point < total) of the running totals.
+    fn at(&self, point: f64) -> u16 {
+        let i = self.cumulative.partition_point(|&c| f64::from(c) <= point);
+        self.codes[i.min(self.codes.len() - 1)]
+    }
+
+    fn count(&self, code: u16) -> u32 {
+        match self.codes.binary_search(&code) {
+            Ok(0) => self.cumulative[0],
+            Ok(i) => self.cumulative[i] - self.cumulative[i - 1],
+            Err(_) => 0,
+        }
+    }
 }
 
 /// One tree: the conditional distribution of `target` given the variables before it.
@@ -201,10 +239,14 @@ pub struct Tree {
     pub training_rows: u64,
     /// The nodes; the root is the first.
     pub nodes: Vec<TreeNode>,
+    /// The target's codes over all the tree's training rows: every leaf is shrunk towards it.
+    pub prior: Counts,
+    /// Pseudo-rows of `prior` mixed into every leaf.
+    pub smoothing: f64,
 }
 
 impl Tree {
-    fn leaf(&self, row: &[u16]) -> (&[u16], &[u32]) {
+    fn leaf(&self, row: &[u16]) -> &Counts {
         let mut index = 0usize;
         loop {
             match &self.nodes[index] {
@@ -216,14 +258,36 @@ impl Tree {
                     let inside = codes.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1);
                     index = if inside { *left } else { *right } as usize;
                 }
-                TreeNode::Leaf { codes, weights } => return (codes, weights),
+                TreeNode::Leaf(counts) => return counts,
             }
         }
     }
 
     /// The number of leaves.
     pub fn n_leaves(&self) -> usize {
-        self.nodes.iter().filter(|n| matches!(n, TreeNode::Leaf { .. })).count()
+        self.nodes.iter().filter(|n| matches!(n, TreeNode::Leaf(_))).count()
+    }
+
+    /// Draws a code from a leaf shrunk towards the prior: `(count + m · prior share) / (n + m)`,
+    /// drawn as a mixture with one uniform number. `None` when the tree saw no rows.
+    fn draw(&self, leaf: &Counts, rng: &mut SeededRng) -> Option<u16> {
+        let (n, prior_n) = (f64::from(leaf.total()), f64::from(self.prior.total()));
+        if prior_n == 0.0 {
+            return None;
+        }
+        let m = if n == 0.0 { 1.0 } else { self.smoothing };
+        let point = rng.random::<f64>() * (n + m);
+        Some(if point < n { leaf.at(point) } else { self.prior.at((point - n) / m * prior_n) })
+    }
+
+    /// The probability of `code` in a leaf, as [`Tree::draw`] draws it.
+    fn probability(&self, leaf: &Counts, code: u16) -> f64 {
+        let (n, prior_n) = (f64::from(leaf.total()), f64::from(self.prior.total()));
+        if prior_n == 0.0 {
+            return 0.0;
+        }
+        let m = if n == 0.0 { 1.0 } else { self.smoothing };
+        (f64::from(leaf.count(code)) + m * f64::from(self.prior.count(code)) / prior_n) / (n + m)
     }
 }
 
@@ -465,13 +529,13 @@ fn grow_tree(
     let grower = Grower { variables, codes, features, target: target_codes, n_classes, criterion, settings };
     let training_rows = rows.len() as u64;
     let mut nodes = Vec::new();
+    let prior = Counts::from_dense(&grower.class_counts(&rows));
     if rows.is_empty() {
-        nodes.push(TreeNode::Leaf { codes: Vec::new(), weights: Vec::new() });
+        nodes.push(TreeNode::Leaf(Counts::default()));
     } else {
-        let counts = grower.class_counts(&rows);
-        grower.grow(&mut rows, 0, &counts, &mut nodes);
+        grower.grow(&mut rows, 0, &mut nodes);
     }
-    Tree { target: target as u32, training_rows, nodes }
+    Tree { target: target as u32, training_rows, nodes, prior, smoothing: settings.smoothing }
 }
 
 impl Grower<'_> {
@@ -484,7 +548,7 @@ impl Grower<'_> {
     }
 
     /// Grows the subtree of `rows` (reordered in place) and returns its node index.
-    fn grow(&self, rows: &mut [u32], depth: usize, parent: &[u32], nodes: &mut Vec<TreeNode>) -> u32 {
+    fn grow(&self, rows: &mut [u32], depth: usize, nodes: &mut Vec<TreeNode>) -> u32 {
         let index = nodes.len() as u32;
         let counts = self.class_counts(rows);
         let n = rows.len();
@@ -495,7 +559,7 @@ impl Grower<'_> {
             self.best_split(rows)
         };
         let Some(split) = split else {
-            nodes.push(self.leaf(&counts, parent));
+            nodes.push(TreeNode::Leaf(Counts::from_dense(&counts)));
             return index;
         };
         // Partition: left rows first.
@@ -507,34 +571,16 @@ impl Grower<'_> {
                 boundary += 1;
             }
         }
-        nodes.push(TreeNode::Leaf { codes: Vec::new(), weights: Vec::new() }); // placeholder
+        nodes.push(TreeNode::Leaf(Counts::default())); // replaced below
         let (left_rows, right_rows) = rows.split_at_mut(boundary);
-        let left = self.grow(left_rows, depth + 1, &counts, nodes);
-        let right = self.grow(right_rows, depth + 1, &counts, nodes);
+        let left = self.grow(left_rows, depth + 1, nodes);
+        let right = self.grow(right_rows, depth + 1, nodes);
         let variable = split.feature as u32;
         nodes[index as usize] = match split.rule {
             SplitRule::Below(threshold) => TreeNode::Below { variable, threshold, left, right },
             SplitRule::InSet(codes) => TreeNode::InSet { variable, codes, left, right },
         };
         index
-    }
-
-    /// A leaf: the node's class shares, shrunk towards the parent's with `smoothing` pseudo-rows.
-    fn leaf(&self, counts: &[u32], parent: &[u32]) -> TreeNode {
-        let n: f64 = counts.iter().map(|&c| f64::from(c)).sum();
-        let parent_n: f64 = parent.iter().map(|&c| f64::from(c)).sum::<f64>().max(1.0);
-        let m = self.settings.smoothing;
-        let mut codes = Vec::new();
-        let mut weights = Vec::new();
-        for (class, (&c, &p)) in counts.iter().zip(parent).enumerate() {
-            let share = (f64::from(c) + m * f64::from(p) / parent_n) / (n + m);
-            let weight = (share * 1e6).round() as u32;
-            if weight > 0 {
-                codes.push(class as u16);
-                weights.push(weight);
-            }
-        }
-        TreeNode::Leaf { codes, weights }
     }
 
     fn best_split(&self, rows: &[u32]) -> Option<Split> {
@@ -697,31 +743,6 @@ fn variance_split(histogram: &[[f64; 3]], ordered: bool, min_leaf: f64) -> Optio
     best.map(|(impurity, cut)| (impurity, rule_for(&order, cut, ordered, n_codes)))
 }
 
-/// Draws a code from a leaf's weights.
-fn draw(codes: &[u16], weights: &[u32], rng: &mut SeededRng) -> Option<u16> {
-    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    if total == 0 {
-        return None;
-    }
-    let mut point = rng.random_range(0..total);
-    for (&code, &weight) in codes.iter().zip(weights) {
-        if point < u64::from(weight) {
-            return Some(code);
-        }
-        point -= u64::from(weight);
-    }
-    codes.last().copied()
-}
-
-/// The probability of `code` under a leaf's weights.
-fn probability(codes: &[u16], weights: &[u32], code: u16) -> f64 {
-    let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
-    match codes.binary_search(&code) {
-        Ok(i) if total > 0 => f64::from(weights[i]) / total as f64,
-        _ => 0.0,
-    }
-}
-
 impl SequentialTreesModel {
     /// Draws one row's codes into `row` (indexed by variable), with `fixed` codes set instead of
     /// drawn; returns the likelihood of the fixed codes under the chain.
@@ -736,13 +757,13 @@ impl SequentialTreesModel {
                 row[target] = variable.absent();
                 continue;
             }
-            let (codes, weights) = tree.leaf(row);
+            let leaf = tree.leaf(row);
             row[target] = match fixed[target] {
                 Some(code) => {
-                    likelihood *= probability(codes, weights, code);
+                    likelihood *= tree.probability(leaf, code);
                     code
                 }
-                None => draw(codes, weights, rng).unwrap_or(variable.absent()),
+                None => tree.draw(leaf, rng).unwrap_or(variable.absent()),
             };
         }
         likelihood
