@@ -10,6 +10,29 @@ pub trait ChatBackend: Send + Sync {
     fn complete(&self, request: &ChatRequest) -> Result<ChatResponse>;
     /// What the backend is, for records and manifests.
     fn info(&self) -> BackendInfo;
+    /// A session for one agent's side of one conversation: successive requests that extend one
+    /// another. Backends that can keep work between them (the embedded model's cache of the
+    /// conversation read so far) override this; by default each request stands alone.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(Stateless(self))
+    }
+}
+
+/// One agent's side of one conversation (see [`ChatBackend::session`]). A session's replies must
+/// depend only on its own requests, so that a run's output does not depend on what else is in
+/// flight.
+pub trait ChatSession {
+    /// The next message of the conversation.
+    fn complete(&mut self, request: &ChatRequest) -> Result<ChatResponse>;
+}
+
+/// The default session: every request goes to [`ChatBackend::complete`] on its own.
+struct Stateless<'a, B: ?Sized>(&'a B);
+
+impl<B: ChatBackend + ?Sized> ChatSession for Stateless<'_, B> {
+    fn complete(&mut self, request: &ChatRequest) -> Result<ChatResponse> {
+        self.0.complete(request)
+    }
 }
 
 /// A seeded stand-in for a chat model, for unit tests: its reply depends only on the request

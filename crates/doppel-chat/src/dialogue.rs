@@ -34,7 +34,10 @@ use rand::RngExt;
 
 use crate::spec::ChatSpec;
 use crate::template;
-use crate::{ChatBackend, ChatRequest, DialogueMetadata, DialogueRecord, Error, Message, Result, Role, SamplingParams};
+use crate::{
+    ChatBackend, ChatRequest, ChatSession, DialogueMetadata, DialogueRecord, Error, Message, Result, Role,
+    SamplingParams,
+};
 
 /// What became of one dialogue index.
 #[derive(Debug, Clone)]
@@ -123,8 +126,8 @@ struct Tally {
 }
 
 impl Tally {
-    fn call(&mut self, backend: &dyn ChatBackend, request: &ChatRequest) -> Result<String> {
-        let response = backend.complete(request)?;
+    fn call(&mut self, session: &mut dyn ChatSession, request: &ChatRequest) -> Result<String> {
+        let response = session.complete(request)?;
         self.requests += 1;
         self.prompt_tokens += response.prompt_tokens.unwrap_or(0);
         self.completion_tokens += response.completion_tokens.unwrap_or(0);
@@ -166,8 +169,9 @@ pub fn generate_dialogue(spec: &ChatSpec, backend: &dyn ChatBackend, seed: u64, 
                 seed: Some(request_seed(seed, index, JUDGE_TURN, u64::from(attempt))),
                 stop: Vec::new(),
             };
-            let verdict =
-                tally.call(backend, &request).map_err(|e| prefixed(e, &format!("dialogue {index}, the judge")))?;
+            let verdict = tally
+                .call(backend.session().as_mut(), &request)
+                .map_err(|e| prefixed(e, &format!("dialogue {index}, the judge")))?;
             let parsed = parse_score(&verdict);
             if parsed.is_none() {
                 reasons.push("judge_unparsable".to_string());
@@ -217,6 +221,8 @@ fn converse(
     let c = &spec.conversation;
     let opener = spec.opener_index();
     let mut turns: Vec<(usize, String)> = Vec::new();
+    // One session per agent: each sees the conversation from its own side, growing turn by turn.
+    let mut sessions = [backend.session(), backend.session()];
     // A turn that is only a stop phrase below min_turns is asked again; this bounds the calls.
     let max_calls = 2 * c.max_turns as u64 + 2;
     let mut calls = 0u64;
@@ -239,7 +245,9 @@ fn converse(
                     seed: Some(request_seed(seed, index, calls, u64::from(attempt))),
                     stop: Vec::new(),
                 };
-                tally.call(backend, &request).map_err(|e| prefixed(e, &format!("turn {}", turns.len())))?
+                tally
+                    .call(sessions[speaker].as_mut(), &request)
+                    .map_err(|e| prefixed(e, &format!("turn {}", turns.len())))?
             }
         };
         calls += 1;

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 pub use doppel_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-pub use backend::ChatBackend;
+pub use backend::{ChatBackend, ChatSession};
 
 /// Who speaks a message, in the chat format's terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

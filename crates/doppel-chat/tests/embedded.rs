@@ -158,3 +158,43 @@ fn a_conversation_longer_than_the_context_is_refused() {
     let error = small.complete(&request(1)).expect_err("too long");
     assert!(error.to_string().contains("context of 64 tokens"), "{error}");
 }
+
+/// Runs a conversation of `turns` replies through `complete` (the closure), feeding each reply
+/// back as the assistant's message and a fixed user line after it; returns the replies and the
+/// seconds it took.
+fn converse(turns: usize, complete: &mut dyn FnMut(&ChatRequest) -> String) -> (Vec<String>, f64) {
+    let started = std::time::Instant::now();
+    let mut conversation = request(3);
+    conversation.sampling.max_tokens = 24;
+    let mut replies = Vec::new();
+    for turn in 0..turns {
+        conversation.seed = Some(100 + turn as u64);
+        let reply = complete(&conversation);
+        conversation.messages.push(Message::new(Role::Assistant, reply.clone()));
+        conversation.messages.push(Message::new(
+            Role::User,
+            format!("Thanks. Here is my answer number {turn}: I would listen first, then decide with the team."),
+        ));
+        replies.push(reply);
+    }
+    (replies, started.elapsed().as_secs_f64())
+}
+
+#[test]
+fn a_session_reads_only_the_new_messages_and_is_repeatable() {
+    let Some(backend) = backend() else { return };
+    let turns = 8;
+    let mut session = backend.session();
+    let (first, session_seconds) = converse(turns, &mut |r| session.complete(r).expect("a reply").content);
+    // A new session replays the same dialogue exactly: replies depend only on the session's own
+    // requests, never on what else is in flight.
+    let mut again = backend.session();
+    let (second, _) = converse(turns, &mut |r| again.complete(r).expect("a reply").content);
+    assert_eq!(first, second, "a session is not repeatable");
+    assert!(first.iter().all(|reply| !reply.trim().is_empty()), "{first:?}");
+    let (_, fresh_seconds) = converse(turns, &mut |r| backend.complete(r).expect("a reply").content);
+    eprintln!(
+        "{turns}-turn conversation: {session_seconds:.2} s with a session, {fresh_seconds:.2} s re-reading every prompt ({:.1}x)",
+        fresh_seconds / session_seconds
+    );
+}

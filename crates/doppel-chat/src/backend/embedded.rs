@@ -6,10 +6,12 @@
 //! smoke tests and demos; datasets worth fine-tuning on need a bigger model behind an
 //! OpenAI-compatible server ([`super::HttpBackend`]).
 //!
-//! Each request gets a fresh llama.cpp context sized to its prompt and `max_tokens`, so requests
-//! are independent of each other and of their order, and the same request and seed give the same
-//! reply. The model's weights are shared read-only between the dialogues in flight, which decode
-//! in parallel, each on `threads` threads.
+//! A lone request ([`ChatBackend::complete`]) gets a fresh llama.cpp context sized to its prompt
+//! and `max_tokens`, so it is independent of every other request. A dialogue uses one session per
+//! agent ([`ChatBackend::session`]): a full-size context that keeps the conversation's tokens, so
+//! each turn reads only the new messages instead of the whole conversation again. The model's
+//! weights are shared read-only between the dialogues in flight, which decode in parallel, each on
+//! `threads` threads.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -17,14 +19,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use llama_cpp_2::LlamaCppError;
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
 
-use super::ChatBackend;
+use super::{ChatBackend, ChatSession};
 use crate::{BackendInfo, ChatRequest, ChatResponse, Error, Result, Role};
 
 /// The repetition penalty's window: the last this many generated tokens.
@@ -165,7 +169,7 @@ impl EmbeddedBackend {
     }
 
     /// The conversation as prompt tokens, ending with the opening of the assistant's turn.
-    fn prompt(&self, request: &ChatRequest) -> Result<Vec<llama_cpp_2::token::LlamaToken>> {
+    fn prompt(&self, request: &ChatRequest) -> Result<Vec<LlamaToken>> {
         let chat = request
             .messages
             .iter()
@@ -224,9 +228,9 @@ fn into_text(mut bytes: Vec<u8>) -> String {
     }
 }
 
-impl ChatBackend for EmbeddedBackend {
-    fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        let backend = llama_backend()?;
+impl EmbeddedBackend {
+    /// The prompt's tokens and the reply budget, or the reason there is no room.
+    fn plan(&self, request: &ChatRequest) -> Result<(Vec<LlamaToken>, u32)> {
         let prompt = self.prompt(request)?;
         let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
         if n_prompt == 0 {
@@ -238,7 +242,35 @@ impl ChatBackend for EmbeddedBackend {
                 self.context
             )));
         }
-        let budget = request.sampling.max_tokens.min(self.context - n_prompt);
+        Ok((prompt, request.sampling.max_tokens.min(self.context - n_prompt)))
+    }
+
+    /// A context of `n_ctx` tokens (created one at a time: llama.cpp may write to the model).
+    fn new_context(&self, n_ctx: u32) -> Result<LlamaContext<'_>> {
+        let backend = llama_backend()?;
+        let threads = i32::try_from(self.settings.threads).unwrap_or(i32::MAX);
+        let params = LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(PROMPT_BATCH)
+            .with_n_ubatch(PROMPT_BATCH)
+            .with_n_threads(threads)
+            .with_n_threads_batch(threads);
+        let _creating = self.creating_context.lock().unwrap_or_else(PoisonError::into_inner);
+        self.model.new_context(backend, params).map_err(|error| failed("to create a context", error))
+    }
+
+    /// Completes `request` in `ctx`, whose cache holds `history` (positions `0..history.len()`):
+    /// the shared prefix of `history` and the prompt is kept, the rest of the prompt is read,
+    /// and the reply is generated. On return `history` is what the cache holds.
+    fn run(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        history: &mut Vec<LlamaToken>,
+        request: &ChatRequest,
+        prompt: &[LlamaToken],
+        budget: u32,
+    ) -> Result<ChatResponse> {
+        let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
         if budget == 0 {
             return Ok(ChatResponse {
                 content: String::new(),
@@ -247,22 +279,25 @@ impl ChatBackend for EmbeddedBackend {
                 finish_reason: Some("length".into()),
             });
         }
-        let threads = i32::try_from(self.settings.threads).unwrap_or(i32::MAX);
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_prompt + budget))
-            .with_n_batch(PROMPT_BATCH)
-            .with_n_ubatch(PROMPT_BATCH)
-            .with_n_threads(threads)
-            .with_n_threads_batch(threads);
-        let mut ctx = {
-            let _creating = self.creating_context.lock().unwrap_or_else(PoisonError::into_inner);
-            self.model.new_context(backend, params).map_err(|error| failed("to create a context", error))?
-        };
+        // Keep what the cache shares with the prompt, but read at least the last prompt token
+        // again: its logits pick the first reply token.
+        let shared = history.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len() - 1);
+        if shared < history.len() {
+            let position = u32::try_from(shared).unwrap_or(u32::MAX);
+            let removed = ctx.clear_kv_cache_seq(Some(0), Some(position), None).unwrap_or(false);
+            if !removed {
+                ctx.clear_kv_cache();
+                history.clear();
+            } else {
+                history.truncate(shared);
+            }
+        }
+        let start = history.len();
 
-        // The prompt, in batches; only the last token's logits are needed.
+        // The rest of the prompt, in batches; only the last token's logits are needed.
         let mut batch = LlamaBatch::new(PROMPT_BATCH as usize, 1);
-        let mut position = 0_i32;
-        for chunk in prompt.chunks(PROMPT_BATCH as usize) {
+        let mut position = i32::try_from(start).unwrap_or(i32::MAX);
+        for chunk in prompt[start..].chunks(PROMPT_BATCH as usize) {
             batch.clear();
             for &token in chunk {
                 let last = position as usize + 1 == prompt.len();
@@ -270,6 +305,7 @@ impl ChatBackend for EmbeddedBackend {
                 position += 1;
             }
             ctx.decode(&mut batch).map_err(|error| failed("to read the prompt", error))?;
+            history.extend_from_slice(chunk);
         }
 
         let mut sampler = LlamaSampler::chain_simple([
@@ -284,7 +320,7 @@ impl ChatBackend for EmbeddedBackend {
         let mut finish = "length";
         let mut logits = batch.n_tokens() - 1;
         while generated < budget {
-            let token = sampler.sample(&ctx, logits);
+            let token = sampler.sample(ctx, logits);
             if vocab.is_eog(token) {
                 finish = "stop";
                 break;
@@ -304,6 +340,7 @@ impl ChatBackend for EmbeddedBackend {
             batch.add(token, position, &[0], true).map_err(|error| failed("to queue a token", error))?;
             position += 1;
             ctx.decode(&mut batch).map_err(|error| failed("to generate", error))?;
+            history.push(token);
             logits = 0;
         }
         Ok(ChatResponse {
@@ -313,9 +350,45 @@ impl ChatBackend for EmbeddedBackend {
             finish_reason: Some(finish.into()),
         })
     }
+}
+
+impl ChatBackend for EmbeddedBackend {
+    /// A fresh context sized to the request: independent of every other request.
+    fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        let (prompt, budget) = self.plan(request)?;
+        let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
+        let mut ctx = self.new_context(n_prompt + budget.max(1))?;
+        self.run(&mut ctx, &mut Vec::new(), request, &prompt, budget)
+    }
 
     fn info(&self) -> BackendInfo {
         BackendInfo { kind: "embedded".into(), model: self.name.clone(), base_url: None }
+    }
+
+    /// A session keeps one full-size context and its token history, so that each request reads
+    /// only what follows the part of the conversation it shares with the previous one.
+    fn session(&self) -> Box<dyn ChatSession + '_> {
+        Box::new(EmbeddedSession { backend: self, context: None, history: Vec::new() })
+    }
+}
+
+/// One agent's side of one dialogue on the embedded model (see [`EmbeddedBackend::session`]).
+/// Its replies depend only on its own requests, never on other dialogues in flight, so a run's
+/// output does not depend on the concurrency.
+struct EmbeddedSession<'a> {
+    backend: &'a EmbeddedBackend,
+    context: Option<LlamaContext<'a>>,
+    history: Vec<LlamaToken>,
+}
+
+impl ChatSession for EmbeddedSession<'_> {
+    fn complete(&mut self, request: &ChatRequest) -> Result<ChatResponse> {
+        let (prompt, budget) = self.backend.plan(request)?;
+        let ctx = match &mut self.context {
+            Some(ctx) => ctx,
+            empty => empty.insert(self.backend.new_context(self.backend.context)?),
+        };
+        self.backend.run(ctx, &mut self.history, request, &prompt, budget)
     }
 }
 
