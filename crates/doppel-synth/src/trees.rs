@@ -473,6 +473,31 @@ struct Grower<'a> {
     settings: &'a TreeSettings,
 }
 
+/// One feature's histogram over a node's rows (see [`Grower::histograms`]).
+enum Histogram {
+    /// Pooled class counts, code-major: `[code * k + class]`.
+    Classes(Vec<u32>),
+    /// Per code: rows, sum and sum of squares of the target's code.
+    Sums(Vec<[u64; 3]>),
+}
+
+impl Histogram {
+    /// `self -= other`, cell by cell (`other` counts a subset of `self`'s rows).
+    fn subtract(&mut self, other: &Histogram) {
+        match (self, other) {
+            (Histogram::Classes(a), Histogram::Classes(b)) => a.iter_mut().zip(b).for_each(|(x, y)| *x -= y),
+            (Histogram::Sums(a), Histogram::Sums(b)) => {
+                for (x, y) in a.iter_mut().zip(b) {
+                    for (u, v) in x.iter_mut().zip(y) {
+                        *u -= v;
+                    }
+                }
+            }
+            _ => unreachable!("invariant: a node and its child use the same criterion"),
+        }
+    }
+}
+
 /// The best split found for a node.
 struct Split {
     gain: f64,
@@ -533,7 +558,7 @@ fn grow_tree(
     if rows.is_empty() {
         nodes.push(TreeNode::Leaf(Counts::default()));
     } else {
-        grower.grow(&mut rows, 0, &mut nodes);
+        grower.grow(&mut rows, 0, None, &mut nodes);
     }
     Tree { target: target as u32, training_rows, nodes, prior, smoothing: settings.smoothing }
 }
@@ -547,18 +572,67 @@ impl Grower<'_> {
         counts
     }
 
-    /// Grows the subtree of `rows` (reordered in place) and returns its node index.
-    fn grow(&self, rows: &mut [u32], depth: usize, nodes: &mut Vec<TreeNode>) -> u32 {
+    /// Whether a node of `n` rows at `depth` may be split at all.
+    fn may_split(&self, n: usize, depth: usize) -> bool {
+        depth < self.settings.max_depth && n >= 2 * self.settings.min_leaf
+    }
+
+    /// Every feature's histogram over `rows`: per code, the pooled class counts (Gini) or the
+    /// row count, sum and sum of squares of the target's code (variance). Integers, so that a
+    /// child's histogram can be had exactly as its parent's minus its sibling's.
+    fn histograms(&self, rows: &[u32]) -> Vec<Histogram> {
+        self.features
+            .iter()
+            .map(|&feature| {
+                let n_codes = self.variables[feature].codes.len() + 1;
+                let column = &self.codes[feature];
+                match &self.criterion {
+                    Criterion::Gini { pooled, n_pooled } => {
+                        let k = *n_pooled;
+                        let mut counts = vec![0u32; n_codes * k];
+                        for &r in rows {
+                            let code = usize::from(column[r as usize]);
+                            let class = usize::from(pooled[usize::from(self.target[r as usize])]);
+                            counts[code * k + class] += 1;
+                        }
+                        Histogram::Classes(counts)
+                    }
+                    Criterion::Variance => {
+                        let mut sums = vec![[0u64; 3]; n_codes];
+                        for &r in rows {
+                            let y = u64::from(self.target[r as usize]);
+                            let cell = &mut sums[usize::from(column[r as usize])];
+                            cell[0] += 1;
+                            cell[1] += y;
+                            cell[2] += y * y;
+                        }
+                        Histogram::Sums(sums)
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Grows the subtree of `rows` (reordered in place) and returns its node index. `histograms`
+    /// are the node's, when its parent could derive them.
+    fn grow(
+        &self,
+        rows: &mut [u32],
+        depth: usize,
+        histograms: Option<Vec<Histogram>>,
+        nodes: &mut Vec<TreeNode>,
+    ) -> u32 {
         let index = nodes.len() as u32;
         let counts = self.class_counts(rows);
         let n = rows.len();
         let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
-        let split = if pure || depth >= self.settings.max_depth || n < 2 * self.settings.min_leaf {
+        let split = if pure || !self.may_split(n, depth) {
             None
         } else {
-            self.best_split(rows)
+            let histograms = histograms.unwrap_or_else(|| self.histograms(rows));
+            self.best_split(rows, &histograms).map(|split| (split, histograms))
         };
-        let Some(split) = split else {
+        let Some((split, histograms)) = split else {
             nodes.push(TreeNode::Leaf(Counts::from_dense(&counts)));
             return index;
         };
@@ -573,8 +647,21 @@ impl Grower<'_> {
         }
         nodes.push(TreeNode::Leaf(Counts::default())); // replaced below
         let (left_rows, right_rows) = rows.split_at_mut(boundary);
-        let left = self.grow(left_rows, depth + 1, nodes);
-        let right = self.grow(right_rows, depth + 1, nodes);
+        // The smaller child's histograms are counted, the larger one's are the rest.
+        let (left_histograms, right_histograms) =
+            if self.may_split(left_rows.len(), depth + 1) || self.may_split(right_rows.len(), depth + 1) {
+                let left_is_smaller = left_rows.len() <= right_rows.len();
+                let smaller = self.histograms(if left_is_smaller { left_rows } else { right_rows });
+                let mut larger = histograms;
+                for (whole, part) in larger.iter_mut().zip(&smaller) {
+                    whole.subtract(part);
+                }
+                if left_is_smaller { (Some(smaller), Some(larger)) } else { (Some(larger), Some(smaller)) }
+            } else {
+                (None, None)
+            };
+        let left = self.grow(left_rows, depth + 1, left_histograms, nodes);
+        let right = self.grow(right_rows, depth + 1, right_histograms, nodes);
         let variable = split.feature as u32;
         nodes[index as usize] = match split.rule {
             SplitRule::Below(threshold) => TreeNode::Below { variable, threshold, left, right },
@@ -583,7 +670,7 @@ impl Grower<'_> {
         index
     }
 
-    fn best_split(&self, rows: &[u32]) -> Option<Split> {
+    fn best_split(&self, rows: &[u32], histograms: &[Histogram]) -> Option<Split> {
         let min_leaf = self.settings.min_leaf as f64;
         let mut best: Option<Split> = None;
         let parent_impurity = self.impurity_of(rows);
@@ -593,32 +680,14 @@ impl Grower<'_> {
         // `n × gain / impurity` is the chi-square statistic of the split for a two-class target:
         // a split must beat what chance gives on this many rows.
         let threshold = parent_impurity * (self.settings.min_gain / rows.len() as f64).max(1e-9);
-        for &feature in self.features {
+        for (&feature, histogram) in self.features.iter().zip(histograms) {
             let variable = &self.variables[feature];
             let n_codes = variable.codes.len() + 1;
-            let column = &self.codes[feature];
-            let candidate = match &self.criterion {
-                Criterion::Gini { pooled, n_pooled } => {
-                    let k = *n_pooled;
-                    let mut histogram = vec![0u32; n_codes * k];
-                    for &r in rows {
-                        let code = usize::from(column[r as usize]);
-                        let class = usize::from(pooled[usize::from(self.target[r as usize])]);
-                        histogram[code * k + class] += 1;
-                    }
-                    gini_split(&histogram, n_codes, k, variable.ordered, min_leaf)
+            let candidate = match histogram {
+                Histogram::Classes(counts) => {
+                    gini_split(counts, n_codes, counts.len() / n_codes, variable.ordered, min_leaf)
                 }
-                Criterion::Variance => {
-                    let mut histogram = vec![[0.0f64; 3]; n_codes];
-                    for &r in rows {
-                        let y = f64::from(self.target[r as usize]);
-                        let cell = &mut histogram[usize::from(column[r as usize])];
-                        cell[0] += 1.0;
-                        cell[1] += y;
-                        cell[2] += y * y;
-                    }
-                    variance_split(&histogram, variable.ordered, min_leaf)
-                }
+                Histogram::Sums(sums) => variance_split(sums, variable.ordered, min_leaf),
             };
             if let Some((impurity, rule)) = candidate {
                 let gain = parent_impurity - impurity;
@@ -717,7 +786,9 @@ fn gini_split(histogram: &[u32], n_codes: usize, k: usize, ordered: bool, min_le
     best.map(|(impurity, cut)| (impurity, rule_for(&order, cut, ordered, n_codes)))
 }
 
-fn variance_split(histogram: &[[f64; 3]], ordered: bool, min_leaf: f64) -> Option<(f64, SplitRule)> {
+fn variance_split(sums: &[[u64; 3]], ordered: bool, min_leaf: f64) -> Option<(f64, SplitRule)> {
+    // Integer sums below 2^53 convert exactly.
+    let histogram: Vec<[f64; 3]> = sums.iter().map(|c| [c[0] as f64, c[1] as f64, c[2] as f64]).collect();
     let n_codes = histogram.len();
     let order = scan_order(n_codes, ordered, |c| histogram[c][0], |c| histogram[c][1] / histogram[c][0].max(1.0));
     if order.len() < 2 {
@@ -934,7 +1005,7 @@ mod tests {
 
     #[test]
     fn min_leaf_is_respected() {
-        let histogram = vec![[3.0, 0.0, 0.0], [100.0, 100.0, 100.0]];
+        let histogram = vec![[3, 0, 0], [100, 100, 100]];
         assert!(variance_split(&histogram, true, 5.0).is_none());
     }
 }
