@@ -752,35 +752,45 @@ fn rule_for(order: &[usize], cut: usize, ordered: bool, n_codes: usize) -> Split
 
 fn gini_split(histogram: &[u32], n_codes: usize, k: usize, ordered: bool, min_leaf: f64) -> Option<(f64, SplitRule)> {
     let row = |c: usize| &histogram[c * k..(c + 1) * k];
-    let count = |c: usize| row(c).iter().map(|&x| f64::from(x)).sum::<f64>();
-    let mut total = vec![0.0f64; k];
+    let counts: Vec<u64> = (0..n_codes).map(|c| row(c).iter().map(|&x| u64::from(x)).sum()).collect();
+    let mut total = vec![0u64; k];
     for c in 0..n_codes {
-        for (t, &x) in total.iter_mut().zip(row(c)) {
-            *t += f64::from(x);
+        if counts[c] > 0 {
+            for (t, &x) in total.iter_mut().zip(row(c)) {
+                *t += u64::from(x);
+            }
         }
     }
-    let majority = (0..k).max_by(|&a, &b| total[a].total_cmp(&total[b]).then(b.cmp(&a))).unwrap_or(0);
-    let key = |c: usize| f64::from(row(c)[majority]) / count(c).max(1.0);
-    let order = scan_order(n_codes, ordered, count, key);
+    let majority = (0..k).max_by(|&a, &b| total[a].cmp(&total[b]).then(b.cmp(&a))).unwrap_or(0);
+    let key = |c: usize| f64::from(row(c)[majority]) / (counts[c] as f64).max(1.0);
+    let order = scan_order(n_codes, ordered, |c| counts[c] as f64, key);
     if order.len() < 2 {
         return None;
     }
-    let n: f64 = total.iter().sum();
-    let mut left = vec![0.0f64; k];
+    // Gini as `n - Σ c² / n` from exact integer sums, kept up to date as codes move left.
+    let impurity = |n: u64, squares: u64| if n == 0 { 0.0 } else { n as f64 - squares as f64 / n as f64 };
+    let n: u64 = total.iter().sum();
+    let mut left = vec![0u64; k];
+    let (mut left_squares, mut right_squares) = (0u64, total.iter().map(|t| t * t).sum::<u64>());
     let mut best: Option<(f64, usize)> = None;
-    let mut n_left = 0.0;
+    let mut n_left = 0u64;
     for (i, &c) in order[..order.len() - 1].iter().enumerate() {
-        for (l, &x) in left.iter_mut().zip(row(c)) {
-            *l += f64::from(x);
+        for (j, &x) in row(c).iter().enumerate() {
+            if x > 0 {
+                let x = u64::from(x);
+                let (l, r) = (left[j], total[j] - left[j]);
+                left_squares += 2 * l * x + x * x;
+                right_squares -= 2 * r * x - x * x;
+                left[j] = l + x;
+            }
         }
-        n_left += count(c);
-        if n_left < min_leaf || n - n_left < min_leaf {
+        n_left += counts[c];
+        if (n_left as f64) < min_leaf || ((n - n_left) as f64) < min_leaf {
             continue;
         }
-        let right: Vec<f64> = total.iter().zip(&left).map(|(t, l)| t - l).collect();
-        let impurity = gini(&left) + gini(&right);
-        if best.is_none_or(|(b, _)| impurity < b) {
-            best = Some((impurity, i));
+        let score = impurity(n_left, left_squares) + impurity(n - n_left, right_squares);
+        if best.is_none_or(|(b, _)| score < b) {
+            best = Some((score, i));
         }
     }
     best.map(|(impurity, cut)| (impurity, rule_for(&order, cut, ordered, n_codes)))
