@@ -754,11 +754,9 @@ fn gini_split(histogram: &[u32], n_codes: usize, k: usize, ordered: bool, min_le
     let row = |c: usize| &histogram[c * k..(c + 1) * k];
     let counts: Vec<u64> = (0..n_codes).map(|c| row(c).iter().map(|&x| u64::from(x)).sum()).collect();
     let mut total = vec![0u64; k];
-    for c in 0..n_codes {
-        if counts[c] > 0 {
-            for (t, &x) in total.iter_mut().zip(row(c)) {
-                *t += u64::from(x);
-            }
+    for (c, _) in counts.iter().enumerate().filter(|(_, count)| **count > 0) {
+        for (t, &x) in total.iter_mut().zip(row(c)) {
+            *t += u64::from(x);
         }
     }
     let majority = (0..k).max_by(|&a, &b| total[a].cmp(&total[b]).then(b.cmp(&a))).unwrap_or(0);
