@@ -37,7 +37,7 @@ const CONCURRENCY: &str = "4";
 fn short_spec(dir: &tempfile::TempDir) -> String {
     let text = std::fs::read_to_string(repo().join("examples/chat/hr-coaching.toml")).expect("the example spec");
     let mut short = text.clone();
-    for (from, to) in [("max_tokens = 220", "max_tokens = 32"), ("max_turns = 12", "max_turns = 5")] {
+    for (from, to) in [("max_tokens = 220", "max_tokens = 32"), ("max_turns = 10", "max_turns = 5")] {
         assert!(short.contains(from), "examples/chat/hr-coaching.toml no longer has `{from}`; update this test");
         short = short.replace(from, to);
     }
