@@ -128,6 +128,12 @@ fn nearest(scores: &[f64], score: f64) -> usize {
     (0..scores.len()).min_by(|&a, &b| (scores[a] - score).abs().total_cmp(&(scores[b] - score).abs())).unwrap_or(0)
 }
 
+/// Whether bit `code` is set in a mask of 64-bit words (an `InSet` split's codes going left).
+fn in_mask(mask: &[u64], code: u16) -> bool {
+    let code = usize::from(code);
+    mask.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1)
+}
+
 /// Which variable says whether another applies (a value is absent when its column is missing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gate {
@@ -254,18 +260,11 @@ impl Tree {
                     index = if row[*variable as usize] <= *threshold { *left } else { *right } as usize;
                 }
                 TreeNode::InSet { variable, codes, left, right } => {
-                    let code = usize::from(row[*variable as usize]);
-                    let inside = codes.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1);
-                    index = if inside { *left } else { *right } as usize;
+                    index = if in_mask(codes, row[*variable as usize]) { *left } else { *right } as usize;
                 }
                 TreeNode::Leaf(counts) => return counts,
             }
         }
-    }
-
-    /// The number of leaves.
-    pub fn n_leaves(&self) -> usize {
-        self.nodes.iter().filter(|n| matches!(n, TreeNode::Leaf(_))).count()
     }
 
     /// Draws a code from a leaf shrunk towards the prior: `(count + m · prior share) / (n + m)`,
@@ -514,10 +513,7 @@ impl SplitRule {
     fn goes_left(&self, code: u16) -> bool {
         match self {
             SplitRule::Below(threshold) => code <= *threshold,
-            SplitRule::InSet(mask) => {
-                let code = usize::from(code);
-                mask.get(code / 64).is_some_and(|w| w >> (code % 64) & 1 == 1)
-            }
+            SplitRule::InSet(mask) => in_mask(mask, code),
         }
     }
 }
@@ -848,12 +844,18 @@ impl SequentialTreesModel {
         likelihood
     }
 
+    /// Appends one row's scores: a bin code becomes a uniform score inside the bin (drawn from
+    /// `rng`), a class its score, "does not apply" 0.5 (the transform ignores it).
+    fn push_scores(&self, row: &[u16], scores: &mut [Vec<f64>], rng: &mut SeededRng) {
+        for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(row)) {
+            column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
+        }
+    }
+
     fn scores_of(&self, rows: &[Vec<u16>], rng: &mut SeededRng) -> Vec<Vec<f64>> {
         let mut scores = vec![Vec::with_capacity(rows.len()); self.variables.len()];
         for row in rows {
-            for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(row)) {
-                column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
-            }
+            self.push_scores(row, &mut scores, rng);
         }
         scores
     }
@@ -874,9 +876,7 @@ impl SequentialTreesModel {
         for _ in 0..n_rows {
             self.draw_row(&mut row, &fixed, rng);
             // Scores are drawn right after the row's codes, from the same stream.
-            for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(&row)) {
-                column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
-            }
+            self.push_scores(&row, &mut scores, rng);
         }
         decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
     }
