@@ -21,10 +21,12 @@ pub mod rng;
 pub mod table;
 pub mod temporal;
 pub mod text;
+pub mod value;
 pub mod warning;
 
 pub use error::{Error, Result, ResultExt};
 pub use metadata::{ColumnKind, ColumnMeta, ColumnProfile, Metadata, NumberFormat, PiiKind, Storage};
 pub use rng::{SeededRng, stream_rng};
 pub use table::{Column, ColumnData, Table, TextFormat};
+pub use value::Value;
 pub use warning::Warning;
