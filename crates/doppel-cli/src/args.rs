@@ -39,7 +39,7 @@ pub enum Command {
     Fit(FitArgs),
     /// Sample rows from a model file
     #[command(
-        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4\n  doppel sample model.doppel -n 5000 -o churned.csv --condition churn=yes"
+        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4\n  doppel sample model.doppel -n 5000 -o seniors.csv --where region=south --where age>=65\n  doppel sample model.doppel -n 10000 -o balanced.csv --rebalance churn=yes:0.5\n  doppel sample model.doppel -n 10000 -o fair.csv --fair sex --target income=high\n  doppel sample model.doppel -o completed.csv --complete partial-rows.csv"
     )]
     Sample(SampleArgs),
     /// Fit and sample in one go (the main job)
@@ -124,6 +124,10 @@ pub struct FitSettingsArgs {
     /// the model, so that rare values cannot be reproduced
     #[arg(long, value_name = "ROWS", default_value_t = 5)]
     pub min_category_count: usize,
+    /// Exempt a column from rare-value protection (every value seen is kept, and recorded in
+    /// the model and manifests as your decision); repeat for several columns
+    #[arg(long, value_name = "COLUMN")]
+    pub keep_rare: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -161,9 +165,9 @@ pub struct FitArgs {
 pub struct SampleArgs {
     /// The model file
     pub model: PathBuf,
-    /// How many rows (in all shards together)
-    #[arg(long, short = 'n', value_name = "ROWS", allow_hyphen_values = true)]
-    pub rows: String,
+    /// How many rows (in all shards together; with `--complete`, as many as there are seed rows)
+    #[arg(long, short = 'n', value_name = "ROWS", allow_hyphen_values = true, required_unless_present = "complete")]
+    pub rows: Option<String>,
     /// Where to write the rows: .csv, .tsv, .parquet, .jsonl, or - for CSV on standard output
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: PathBuf,
@@ -177,10 +181,29 @@ pub struct SampleArgs {
     /// the unsharded output
     #[arg(long, value_name = "I/K")]
     pub shard: Option<String>,
-    /// Fix a categorical or boolean column to a value in every row, the other columns following
-    /// from it (`tree` engine; repeat for several columns; `COLUMN=` means missing)
-    #[arg(long, value_name = "COLUMN=VALUE")]
-    pub condition: Vec<String>,
+    /// Only rows that meet a condition, drawn from the model's conditional distribution:
+    /// `COL=VALUE`, `COL=A|B`, `COL!=VALUE`, `COL>=X`, `COL>X`, `COL<=X`, `COL<X` (numbers or
+    /// dates); `COL=` is missing. Repeat to combine (and)
+    #[arg(long = "where", alias = "condition", value_name = "CONDITION")]
+    pub conditions: Vec<String>,
+    /// Complete partial rows: one output row per row of this table (.csv, .parquet, ...), keeping
+    /// its non-empty cells and drawing the rest
+    #[arg(long, value_name = "SEEDS")]
+    pub complete: Option<PathBuf>,
+    /// Set a categorical column's distribution, the other columns following it:
+    /// `COL=VALUE:SHARE[,VALUE:SHARE...]` (the rest keep their proportions) or `COL=uniform`
+    #[arg(long, value_name = "SPEC")]
+    pub rebalance: Vec<String>,
+    /// Multiply a value's share: `COL=VALUE:FACTORx`, for example `fraud=true:10x`
+    #[arg(long, value_name = "SPEC")]
+    pub oversample: Vec<String>,
+    /// Statistical parity: every group of this categorical column gets the same distribution of
+    /// `--target`, the overall one
+    #[arg(long, value_name = "COLUMN", requires = "target")]
+    pub fair: Option<String>,
+    /// The outcome for `--fair`: a categorical column, or a condition such as `wage>=600`
+    #[arg(long, value_name = "OUTCOME", requires = "fair")]
+    pub target: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }

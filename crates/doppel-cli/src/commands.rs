@@ -8,12 +8,16 @@ use anyhow::{Context, Result, bail};
 
 use doppel_core::{ColumnProfile, Metadata, Table, Warning};
 use doppel_io::{AtomicFile, ReadOptions, open_sink, read_table};
-use doppel_synth::{Condition, Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
+use doppel_synth::{
+    Condition, Control, Engine, Fairness, FitOptions, ModelFile, Outcome, Rebalance, SampleOptions, Shard, sample,
+};
 
 use crate::args::{
     Cli, Command, CommonArgs, EngineArg, FitArgs, FitSettingsArgs, InspectArgs, ReadArgs, SampleArgs, SynthArgs,
 };
-use crate::manifest::{self, Manifest, ModelInfo, ShardInfo, Timings, TrainingInfo};
+use crate::manifest::{
+    self, CompletedInfo, ControlInfo, Manifest, ModelInfo, ParityInfo, ShardInfo, Timings, TrainingInfo,
+};
 use crate::progress;
 
 /// The most rows one command may ask for.
@@ -128,6 +132,7 @@ fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
         bail!("`--min-category-count 0`: expected at least 1");
     }
     options.transform.min_category_count = settings.min_category_count;
+    options.transform.keep_rare = settings.keep_rare.clone();
     if let Some(seconds) = settings.max_fit_seconds
         && !(seconds.is_finite() && seconds > 0.0)
     {
@@ -242,6 +247,7 @@ struct SampleJob<'a> {
     training_path: Option<&'a Path>,
     output: &'a Path,
     options: SampleOptions,
+    control: Option<ControlInfo>,
     force: bool,
     quiet: bool,
     command: &'static str,
@@ -278,12 +284,9 @@ fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Res
             engine: job.model.engine().name().to_string(),
             engine_settings: job.model.fit.options.clone(),
             engine_reason: job.model.fit.options.engine_reason.clone(),
-            conditions: job
-                .options
-                .conditions
-                .iter()
-                .map(|c| format!("{}={}", c.column, c.value.as_deref().unwrap_or("")))
-                .collect(),
+            control: job.control,
+            constraints: job.model.constraints.as_ref().map(|c| c.describe_all()).unwrap_or_default(),
+            rare_values_kept: job.model.fit.options.transform.keep_rare.clone(),
             seed: job.options.seed,
             shard: job.options.shard.map(|s| ShardInfo { index: s.index, count: s.count, first_row: start }),
             rows: n_rows,
@@ -327,17 +330,56 @@ pub(crate) fn threads(requested: Option<usize>) -> Result<usize> {
 
 fn sample_command(args: SampleArgs) -> Result<()> {
     let started = Instant::now();
-    let n_rows = parse_rows(&args.rows)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    check_output(&args.output, &[&args.model], &args.common)?;
+    let mut inputs: Vec<&Path> = vec![&args.model];
+    if let Some(seeds) = &args.complete {
+        inputs.push(seeds);
+    }
+    check_output(&args.output, &inputs, &args.common)?;
     let model_text = ModelFile::read_text(&args.model)?;
     let model = ModelFile::from_json(&model_text, &args.model.display().to_string())?;
+    let (control, mut info) = control_of(&args)?;
+    let n_rows = match (&args.rows, &control.complete) {
+        (Some(rows), None) => parse_rows(rows)?,
+        (None, Some(seeds)) => seeds.n_rows() as u64,
+        (Some(rows), Some(seeds)) => {
+            let n_rows = parse_rows(rows)?;
+            if n_rows != seeds.n_rows() as u64 {
+                bail!(
+                    "`-n {rows}` with `--complete`: the seed file has {} rows, and every seed row makes one output row; \
+                     leave out `-n`",
+                    seeds.n_rows()
+                );
+            }
+            n_rows
+        }
+        (None, None) => bail!("`-n ROWS` is required (unless `--complete` gives the rows)"),
+    };
+    if !control.conditions.is_empty() {
+        let share = doppel_synth::estimate(&model, &control)?;
+        if share <= 0.0 {
+            bail!(
+                "no row the model generates meets {} (none in {} draws): the condition is impossible or too rare under \
+                 the model",
+                args.conditions.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" and "),
+                doppel_synth::control::ESTIMATE_ROWS
+            );
+        }
+        if share < 0.05 && !args.common.quiet {
+            eprintln!(
+                "note: the conditions are rare: about {} of the rows the model generates meet them; rows are drawn \
+                 from the conditional distribution, so this costs no extra time",
+                percent(share)
+            );
+        }
+        info.condition_share = Some(share);
+    }
     let options = SampleOptions {
         n_rows,
         seed: args.seed.unwrap_or(model.fit.options.seed),
         shard,
         threads: threads(args.threads)?,
-        conditions: args.condition.iter().map(|c| Condition::parse(c)).collect::<doppel_core::Result<_>>()?,
+        control,
     };
     let job = SampleJob {
         model: &model,
@@ -346,11 +388,50 @@ fn sample_command(args: SampleArgs) -> Result<()> {
         training_path: None,
         output: &args.output,
         options,
+        control: (!info.is_empty()).then_some(info),
         force: args.common.force,
         quiet: args.common.quiet,
         command: "sample",
     };
     run_sample(job, Timings::default(), started)
+}
+
+fn percent(share: f64) -> String {
+    if share >= 0.001 { format!("{:.2}%", share * 100.0) } else { format!("{:.2e} ({:.4}%)", share, share * 100.0) }
+}
+
+/// The library's [`Control`] for `sample`'s options, and what the manifest records of it.
+fn control_of(args: &SampleArgs) -> Result<(Control, ControlInfo)> {
+    let mut control = Control::default();
+    let mut info = ControlInfo::default();
+    for text in &args.conditions {
+        control.conditions.push(Condition::parse(text)?);
+        info.conditions.push(text.clone());
+    }
+    for text in &args.rebalance {
+        control.rebalance.push(Rebalance::parse(text)?);
+        info.rebalance.push(text.clone());
+    }
+    for text in &args.oversample {
+        control.rebalance.push(Rebalance::parse_oversample(text)?);
+        info.oversample.push(text.clone());
+    }
+    if let (Some(group), Some(target)) = (&args.fair, &args.target) {
+        control.fairness = Some(Fairness { group: group.clone(), outcome: Outcome::parse(target)? });
+        info.parity = Some(ParityInfo { group: group.clone(), target: target.clone() });
+    }
+    if let Some(path) = &args.complete {
+        let seeds = read_table(path, &ReadOptions::default())?;
+        if seeds.n_rows() == 0 {
+            bail!("{}: the seed file has no rows; expected one row per row to complete", path.display());
+        }
+        let fingerprint =
+            manifest::fingerprint_file(path).with_context(|| format!("cannot read {}", path.display()))?;
+        info.completed =
+            Some(CompletedInfo { path: path.display().to_string(), fingerprint, rows: seeds.n_rows() as u64 });
+        control.complete = Some(std::sync::Arc::new(seeds));
+    }
+    Ok((control, info))
 }
 
 fn synth(args: SynthArgs) -> Result<()> {
@@ -384,7 +465,8 @@ fn synth(args: SynthArgs) -> Result<()> {
         model_path: model_path.as_deref(),
         training_path: Some(&args.data),
         output: &args.output,
-        options: SampleOptions { n_rows, seed: args.seed, shard: None, threads, conditions: Vec::new() },
+        options: SampleOptions { n_rows, seed: args.seed, shard: None, threads, control: Control::default() },
+        control: None,
         force: args.common.force,
         quiet: args.common.quiet,
         command: "synth",

@@ -24,9 +24,15 @@ pub struct Manifest {
     /// Why the engine was chosen, when `--engine auto` chose it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_reason: Option<String>,
-    /// `--condition`s, as `COLUMN=VALUE`.
+    /// What shaped the sample: conditions, rebalancing, parity, seed rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlInfo>,
+    /// The metadata's constraints, which every row meets.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<String>,
+    pub constraints: Vec<String>,
+    /// Columns exempted from rare-value protection at the user's decision (`--keep-rare`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rare_values_kept: Vec<String>,
     pub seed: u64,
     pub shard: Option<ShardInfo>,
     pub rows: u64,
@@ -36,6 +42,51 @@ pub struct Manifest {
     pub model: ModelInfo,
     pub timings: Timings,
     pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ControlInfo {
+    /// `--where` conditions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+    /// The share of the model's rows that meet the conditions (estimated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition_share: Option<f64>,
+    /// `--rebalance` targets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rebalance: Vec<String>,
+    /// `--oversample` factors.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub oversample: Vec<String>,
+    /// `--fair GROUP --target OUTCOME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parity: Option<ParityInfo>,
+    /// `--complete` seed rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed: Option<CompletedInfo>,
+}
+
+impl ControlInfo {
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+            && self.rebalance.is_empty()
+            && self.oversample.is_empty()
+            && self.parity.is_none()
+            && self.completed.is_none()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ParityInfo {
+    pub group: String,
+    pub target: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CompletedInfo {
+    pub path: String,
+    pub fingerprint: String,
+    pub rows: u64,
 }
 
 #[derive(Debug, Serialize)]

@@ -23,17 +23,20 @@
 //! # Ok::<(), doppel_core::Error>(())
 //! ```
 
+pub mod constraint_stub;
+pub mod control;
 pub mod copula;
 mod model_file;
 pub mod normal;
 mod sampler;
 pub mod trees;
 
+pub use control::{CONDITION_OVERSAMPLE, Condition, Control, Fairness, Outcome, Rebalance, Shares, estimate};
 pub use copula::{GaussianCopula, GaussianCopulaModel};
 pub use model_file::{
     AUTO_TREE_MIN_ROWS, EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile, choose_engine,
 };
-pub use sampler::{BLOCK_ROWS, CONDITION_OVERSAMPLE, Condition, SampleOptions, Shard, sample, template};
+pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample, template};
 pub use trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 
 use doppel_core::{Column, Result, SeededRng, Table, Warning};

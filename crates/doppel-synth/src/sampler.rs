@@ -13,8 +13,8 @@ use std::sync::mpsc::sync_channel;
 use doppel_core::rng::mix64;
 use doppel_core::{Error, Result, Table, stream_rng};
 
+use crate::control::{Control, Plan};
 use crate::model_file::{EngineModel, ModelFile};
-use crate::trees::FixedCode;
 
 /// Rows per block. Part of the output's definition: changing it changes every sample.
 pub const BLOCK_ROWS: u64 = 16_384;
@@ -60,38 +60,15 @@ pub struct SampleOptions {
     pub shard: Option<Shard>,
     /// Worker threads (at least 1). Does not change the output.
     pub threads: usize,
-    /// Columns fixed to a value in every row (`tree` engine only).
-    pub conditions: Vec<Condition>,
+    /// Conditions, rebalancing, parity and seed rows to complete.
+    pub control: Control,
 }
-
-/// A sampling condition: `column` takes `value` in every row (`None`: is missing).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// The column.
-    pub column: String,
-    /// The value, as text (`None` for missing).
-    pub value: Option<String>,
-}
-
-impl Condition {
-    /// Parses `COLUMN=VALUE` as the CLI's `--condition` takes it; an empty value means missing.
-    pub fn parse(text: &str) -> Result<Condition> {
-        let (column, value) = text.split_once('=').ok_or_else(|| {
-            Error::InvalidConfig(format!("`--condition {text}`: expected `COLUMN=VALUE`, for example `churn=yes`"))
-        })?;
-        Ok(Condition { column: column.to_string(), value: (!value.is_empty()).then(|| value.to_string()) })
-    }
-}
-
-/// Candidate rows drawn per output row when sampling with conditions (see
-/// [`crate::SequentialTreesModel::sample_rows_conditional`]). Part of the output's definition.
-pub const CONDITION_OVERSAMPLE: usize = 8;
 
 impl SampleOptions {
     /// All `n_rows` rows with `seed`, on as many threads as there are cores.
     pub fn new(n_rows: u64, seed: u64) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        SampleOptions { n_rows, seed, shard: None, threads, conditions: Vec::new() }
+        SampleOptions { n_rows, seed, shard: None, threads, control: Control::default() }
     }
 
     /// The rows `[start, end)` this request produces.
@@ -100,38 +77,35 @@ impl SampleOptions {
     }
 }
 
-/// One block's rows from `start` up to `end`. `total` is the whole stream's length: with
-/// conditions a block's rows depend on each other (they are resampled together), so the whole
+/// One block's rows from `start` up to `end`. `total` is the whole stream's length: under a
+/// [`Plan`] a block's rows depend on each other (they are resampled together), so the whole
 /// block is drawn and then cut, which keeps shards equal to the unsharded output.
 fn sample_block(
     model: &ModelFile,
+    plan: Option<&Plan>,
     seed: u64,
     block: u64,
     (start, end, total): (u64, u64, u64),
-    fixed: &[FixedCode],
 ) -> Result<Table> {
     let block_start = block * BLOCK_ROWS;
-    let mut prefix = (end.min(block_start + BLOCK_ROWS) - block_start) as usize;
-    let mut latent_rng = stream_rng(seed, mix64(block, 0x5eed));
-    let column_rng = |column: usize| stream_rng(seed, mix64(block, 0x1000 + column as u64));
-    let table = match &model.model {
-        EngineModel::GaussianCopula(copula) => copula.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?,
-        EngineModel::SequentialTrees(trees) if fixed.is_empty() => {
-            trees.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?
-        }
-        EngineModel::SequentialTrees(trees) => {
+    let prefix = (end.min(block_start + BLOCK_ROWS) - block_start) as usize;
+    let table = match plan {
+        Some(plan) => {
             let block_rows = (total.min(block_start + BLOCK_ROWS) - block_start) as usize;
-            let table = trees.sample_rows_conditional(
-                block_start,
-                block_rows,
-                fixed,
-                CONDITION_OVERSAMPLE,
-                &mut latent_rng,
-                &column_rng,
-            )?;
-            let table = if block_rows > prefix { table.slice(0, prefix) } else { table };
-            prefix = table.n_rows();
-            table
+            let table = crate::control::sample_block(model, plan, seed, block, block_rows)?;
+            if block_rows > prefix { table.slice(0, prefix) } else { table }
+        }
+        None => {
+            let mut latent_rng = stream_rng(seed, mix64(block, 0x5eed));
+            let column_rng = |column: usize| stream_rng(seed, mix64(block, 0x1000 + column as u64));
+            match &model.model {
+                EngineModel::GaussianCopula(copula) => {
+                    copula.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?
+                }
+                EngineModel::SequentialTrees(trees) => {
+                    trees.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?
+                }
+            }
         }
     };
     let skip = start.saturating_sub(block_start) as usize;
@@ -157,7 +131,7 @@ pub fn sample<T: Send>(
     progress: &dyn Fn(u64),
 ) -> Result<()> {
     let (start, end) = options.rows();
-    let fixed = fixed_codes(model, &options.conditions)?;
+    let plan = Plan::new(model, &options.control, options.n_rows)?;
     if end <= start {
         return Ok(());
     }
@@ -177,7 +151,7 @@ pub fn sample<T: Send>(
         let task_last = (task_first + per_task - 1).min(last_block);
         let mut table = Table::default();
         for block in task_first..=task_last {
-            table.append(sample_block(model, options.seed, block, (start, end, options.n_rows), &fixed)?)?;
+            table.append(sample_block(model, plan.as_ref(), options.seed, block, (start, end, options.n_rows))?)?;
         }
         let rows = table.n_rows() as u64;
         Ok((rows, encode(&table, task as usize)?))
@@ -211,32 +185,6 @@ pub fn sample<T: Send>(
         }
         Ok(())
     })
-}
-
-/// The fixed codes for `conditions`; an error names a condition the model cannot meet.
-fn fixed_codes(model: &ModelFile, conditions: &[Condition]) -> Result<Vec<FixedCode>> {
-    if conditions.is_empty() {
-        return Ok(Vec::new());
-    }
-    let EngineModel::SequentialTrees(trees) = &model.model else {
-        return Err(Error::InvalidConfig(format!(
-            "conditions need the `tree` engine; this model was fitted with `{}` (refit with `--engine tree`)",
-            model.engine().name()
-        )));
-    };
-    let mut fixed: Vec<FixedCode> = Vec::new();
-    for condition in conditions {
-        for code in trees.condition_codes(&condition.column, condition.value.as_deref())? {
-            if fixed.iter().any(|f| f.variable == code.variable && f.code != code.code) {
-                return Err(Error::InvalidConfig(format!(
-                    "the conditions on `{}` contradict each other",
-                    condition.column
-                )));
-            }
-            fixed.push(code);
-        }
-    }
-    Ok(fixed)
 }
 
 /// A table with the model's columns, types and formats and no rows (for sinks that need the

@@ -19,6 +19,7 @@
 //! variables are set instead of drawn, each row is weighted by the likelihood of the set codes under
 //! the chain, and rows are resampled by weight (see [`SequentialTreesModel::sample_rows_conditional`]).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand::RngExt;
@@ -226,14 +227,6 @@ impl Counts {
         let i = self.cumulative.partition_point(|&c| f64::from(c) <= point);
         self.codes[i.min(self.codes.len() - 1)]
     }
-
-    fn count(&self, code: u16) -> u32 {
-        match self.codes.binary_search(&code) {
-            Ok(0) => self.cumulative[0],
-            Ok(i) => self.cumulative[i] - self.cumulative[i - 1],
-            Err(_) => 0,
-        }
-    }
 }
 
 /// One tree: the conditional distribution of `target` given the variables before it.
@@ -279,14 +272,44 @@ impl Tree {
         Some(if point < n { leaf.at(point) } else { self.prior.at((point - n) / m * prior_n) })
     }
 
-    /// The probability of `code` in a leaf, as [`Tree::draw`] draws it.
-    fn probability(&self, leaf: &Counts, code: u16) -> f64 {
+    /// Draws a code from a leaf as [`Tree::draw`] does, among the codes a restriction allows
+    /// (each code's mass times its weight): the code and the allowed mass (the probability of
+    /// the restriction at this leaf). `None` when nothing is allowed.
+    fn draw_allowed(&self, leaf: &Counts, restriction: &Restriction, rng: &mut SeededRng) -> Option<(u16, f64)> {
         let (n, prior_n) = (f64::from(leaf.total()), f64::from(self.prior.total()));
         if prior_n == 0.0 {
-            return 0.0;
+            return None;
         }
         let m = if n == 0.0 { 1.0 } else { self.smoothing };
-        (f64::from(leaf.count(code)) + m * f64::from(self.prior.count(code)) / prior_n) / (n + m)
+        let weight = |code: u16| restriction.weights.get(usize::from(code)).copied().unwrap_or(0.0);
+        let count_at = |counts: &Counts, i: usize| {
+            f64::from(counts.cumulative[i] - if i == 0 { 0 } else { counts.cumulative[i - 1] })
+        };
+        let leaf_allowed: f64 = (0..leaf.codes.len()).map(|i| weight(leaf.codes[i]) * count_at(leaf, i)).sum();
+        let prior_part = m * restriction.prior_allowed / prior_n;
+        let total = leaf_allowed + prior_part;
+        if total <= 0.0 {
+            return None;
+        }
+        let mut point = rng.random::<f64>() * total;
+        let counts = if point < leaf_allowed {
+            leaf
+        } else {
+            point = (point - leaf_allowed) / m * prior_n;
+            &self.prior
+        };
+        let mut chosen = None;
+        for i in 0..counts.codes.len() {
+            let mass = weight(counts.codes[i]) * count_at(counts, i);
+            if mass > 0.0 {
+                chosen = Some(counts.codes[i]);
+                if point < mass {
+                    break;
+                }
+                point -= mass;
+            }
+        }
+        chosen.map(|code| (code, total / (n + m)))
     }
 }
 
@@ -303,13 +326,35 @@ pub struct SequentialTreesModel {
     pub trees: Vec<Tree>,
 }
 
-/// A condition for sampling: the encoded variable `variable` is fixed to `code`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixedCode {
-    /// The variable's index.
-    pub variable: usize,
-    /// The code it takes.
-    pub code: u16,
+/// Which codes of one variable a conditioned row may take (see [`crate::control`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Restriction {
+    /// Per code, the "does not apply" code last: the share of the code's mass allowed, in [0, 1].
+    pub weights: Vec<f64>,
+    /// Per bin code: the allowed score intervals when only part of the bin is allowed (empty: all
+    /// of it, or none when its weight is 0).
+    pub parts: Vec<Vec<(f64, f64)>>,
+    /// `Σ weight × prior count` of the variable's tree, so that drawing reads only the leaf.
+    prior_allowed: f64,
+}
+
+impl Restriction {
+    /// A score inside bin `code`, uniform over its allowed part.
+    fn score_in(&self, code: u16, low: f64, high: f64, rng: &mut SeededRng) -> f64 {
+        let parts = self.parts.get(usize::from(code)).filter(|p| !p.is_empty());
+        let Some(parts) = parts else {
+            return (low + (high - low) * rng.random::<f64>()).clamp(1e-12, 1.0 - 1e-12);
+        };
+        let total: f64 = parts.iter().map(|(a, b)| b - a).sum();
+        let mut point = rng.random::<f64>() * total;
+        for &(a, b) in parts {
+            if point < b - a {
+                return (a + point).clamp(1e-12, 1.0 - 1e-12);
+            }
+            point -= b - a;
+        }
+        parts.last().map_or(0.5, |&(_, b)| b).clamp(1e-12, 1.0 - 1e-12)
+    }
 }
 
 impl SequentialTrees {
@@ -819,9 +864,10 @@ fn variance_split(sums: &[[u64; 3]], ordered: bool, min_leaf: f64) -> Option<(f6
 }
 
 impl SequentialTreesModel {
-    /// Draws one row's codes into `row` (indexed by variable), with `fixed` codes set instead of
-    /// drawn; returns the likelihood of the fixed codes under the chain.
-    fn draw_row(&self, row: &mut [u16], fixed: &[Option<u16>], rng: &mut SeededRng) -> f64 {
+    /// Draws one row's codes into `row` (indexed by variable). Restricted variables are drawn
+    /// from their leaf's allowed codes only; returns the likelihood of the restrictions (the
+    /// product of the allowed leaf masses), the row's importance weight.
+    fn draw_row(&self, row: &mut [u16], restrictions: Option<&[Option<Arc<Restriction>>]>, rng: &mut SeededRng) -> f64 {
         let mut likelihood = 1.0;
         for tree in &self.trees {
             let target = tree.target as usize;
@@ -833,31 +879,48 @@ impl SequentialTreesModel {
                 continue;
             }
             let leaf = tree.leaf(row);
-            row[target] = match fixed[target] {
-                Some(code) => {
-                    likelihood *= tree.probability(leaf, code);
-                    code
-                }
+            let restriction = restrictions.and_then(|r| r[target].as_ref());
+            row[target] = match restriction {
                 None => tree.draw(leaf, rng).unwrap_or(variable.absent()),
+                Some(restriction) => match tree.draw_allowed(leaf, restriction, rng) {
+                    Some((code, mass)) => {
+                        likelihood *= mass;
+                        code
+                    }
+                    None => {
+                        likelihood = 0.0;
+                        tree.draw(leaf, rng).unwrap_or(variable.absent())
+                    }
+                },
             };
         }
         likelihood
     }
 
-    /// Appends one row's scores: a bin code becomes a uniform score inside the bin (drawn from
-    /// `rng`), a class its score, "does not apply" 0.5 (the transform ignores it).
-    fn push_scores(&self, row: &[u16], scores: &mut [Vec<f64>], rng: &mut SeededRng) {
-        for (variable, (column, &code)) in self.variables.iter().zip(scores.iter_mut().zip(row)) {
-            column.push(if code >= variable.absent() { 0.5 } else { variable.codes.score_of(code, rng) });
+    /// Appends one row's scores: a bin code becomes a uniform score inside the bin (or its allowed
+    /// part, under a restriction), drawn from `rng`; a class its score; "does not apply" 0.5 (the
+    /// transform ignores it).
+    fn push_scores(
+        &self,
+        row: &[u16],
+        restrictions: Option<&[Option<Arc<Restriction>>]>,
+        scores: &mut [Vec<f64>],
+        rng: &mut SeededRng,
+    ) {
+        for (index, (variable, (column, &code))) in self.variables.iter().zip(scores.iter_mut().zip(row)).enumerate() {
+            let score = if code >= variable.absent() {
+                0.5
+            } else {
+                match (&variable.codes, restrictions.and_then(|r| r[index].as_ref())) {
+                    (Codes::Bins { edges }, Some(restriction)) => {
+                        let code_index = usize::from(code);
+                        restriction.score_in(code, edges[code_index], edges[code_index + 1], rng)
+                    }
+                    (codes, _) => codes.score_of(code, rng),
+                }
+            };
+            column.push(score);
         }
-    }
-
-    fn scores_of(&self, rows: &[Vec<u16>], rng: &mut SeededRng) -> Vec<Vec<f64>> {
-        let mut scores = vec![Vec::with_capacity(rows.len()); self.variables.len()];
-        for row in rows {
-            self.push_scores(row, &mut scores, rng);
-        }
-        scores
     }
 
     /// Samples `n_rows` rows whose global row numbers start at `first_row`. `rng` draws the codes
@@ -870,111 +933,48 @@ impl SequentialTreesModel {
         rng: &mut SeededRng,
         column_rng: &dyn Fn(usize) -> SeededRng,
     ) -> Result<Table> {
-        let fixed = vec![None; self.variables.len()];
         let mut scores = vec![Vec::with_capacity(n_rows); self.variables.len()];
         let mut row = vec![0u16; self.variables.len()];
         for _ in 0..n_rows {
-            self.draw_row(&mut row, &fixed, rng);
+            self.draw_row(&mut row, None, rng);
             // Scores are drawn right after the row's codes, from the same stream.
-            self.push_scores(&row, &mut scores, rng);
+            self.push_scores(&row, None, &mut scores, rng);
         }
         decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
     }
 
-    /// The fixed codes that make column `column` take `value` (`None`: missing). Only
-    /// categorical and boolean columns can be conditioned on; the value must be one the model
-    /// kept (not a rare category left out for privacy).
-    pub fn condition_codes(&self, column: &str, value: Option<&str>) -> Result<Vec<FixedCode>> {
-        let (index, transform) =
-            self.transforms.iter().enumerate().find(|(_, t)| t.column() == column).ok_or_else(|| {
-                Error::InvalidConfig(format!("condition on `{column}`: the model has no such column"))
-            })?;
-        let TransformState::Categorical(state) = transform else {
-            return Err(Error::InvalidConfig(format!(
-                "condition on `{column}`: only categorical and boolean columns can be conditioned on"
-            )));
-        };
-        let first: usize = self.transforms[..index].iter().map(|t| t.output_columns().len()).sum();
-        let width = transform.output_columns().len();
-        let data = doppel_core::ColumnData::Text(vec![value.map(str::to_string)]);
-        let scores = transform
-            .transform(&data)
-            .map_err(|e| Error::InvalidConfig(format!("condition `{column}={}`: {e}", value.unwrap_or(""))))?;
-        let mut fixed = Vec::with_capacity(width);
-        for (offset, encoded) in scores.iter().enumerate() {
-            let variable = first + offset;
-            match encoded[0] {
-                Some(score) => fixed.push(FixedCode { variable, code: self.variables[variable].codes.code_of(score) }),
-                None if value.is_some() => {
-                    return Err(Error::InvalidConfig(format!(
-                        "condition `{column}={}`: not a category the model kept; expected one of {}",
-                        value.unwrap_or(""),
-                        state.categories.iter().take(20).map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
-                    )));
-                }
-                None => {}
-            }
-        }
-        if value.is_none() && width < 2 {
-            return Err(Error::InvalidConfig(format!(
-                "condition `{column}` missing: the column had no missing values to learn from"
-            )));
-        }
-        Ok(fixed)
-    }
-
-    /// Samples `n_rows` rows with some variables fixed, by sequential importance resampling:
-    /// `oversample` candidate rows per output row are drawn with the fixed codes set, weighted
-    /// by the chain's likelihood of those codes, and resampled systematically by weight. Errors
-    /// when no candidate row has a positive weight (the condition is impossible under the model).
-    pub fn sample_rows_conditional(
+    /// Draws `n_rows` candidate rows under `restrictions` (one per variable): their scores (one
+    /// vector per variable) and importance weights. The candidates' weighted distribution is the
+    /// model's distribution conditioned on the restrictions.
+    pub fn sample_candidates(
         &self,
-        first_row: u64,
         n_rows: usize,
-        fixed: &[FixedCode],
-        oversample: usize,
+        restrictions: &[Option<Arc<Restriction>>],
         rng: &mut SeededRng,
-        column_rng: &dyn Fn(usize) -> SeededRng,
-    ) -> Result<Table> {
-        let mut fixed_codes = vec![None; self.variables.len()];
-        for condition in fixed {
-            fixed_codes[condition.variable] = Some(condition.code);
-        }
-        let n_candidates = n_rows * oversample.max(1);
-        let mut candidates = Vec::with_capacity(n_candidates);
-        let mut weights = Vec::with_capacity(n_candidates);
+    ) -> (Vec<Vec<f64>>, Vec<f64>) {
+        let mut scores = vec![Vec::with_capacity(n_rows); self.variables.len()];
+        let mut weights = Vec::with_capacity(n_rows);
         let mut row = vec![0u16; self.variables.len()];
-        for _ in 0..n_candidates {
-            weights.push(self.draw_row(&mut row, &fixed_codes, rng));
-            candidates.push(row.clone());
-        }
-        let total: f64 = weights.iter().sum();
-        if n_rows > 0 && total <= 0.0 {
-            return Err(Error::InvalidConfig(
-                "the condition has probability zero under the model (no training rows are like it)".into(),
-            ));
-        }
-        // Systematic resampling: one uniform offset, evenly spaced points.
-        let mut chosen = Vec::with_capacity(n_rows);
-        let step = total / n_rows.max(1) as f64;
-        let mut point = rng.random::<f64>() * step;
-        let mut cumulative = 0.0;
-        let mut index = 0;
         for _ in 0..n_rows {
-            while index + 1 < n_candidates && cumulative + weights[index] <= point {
-                cumulative += weights[index];
-                index += 1;
-            }
-            chosen.push(candidates[index].clone());
-            point += step;
+            weights.push(self.draw_row(&mut row, Some(restrictions), rng));
+            self.push_scores(&row, Some(restrictions), &mut scores, rng);
         }
-        // Resampling keeps the candidates' order, so repeats of a heavy row would sit together.
-        for i in (1..chosen.len()).rev() {
-            let j = rng.random_range(0..=i);
-            chosen.swap(i, j);
-        }
-        let scores = self.scores_of(&chosen, rng);
-        decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
+        (scores, weights)
+    }
+
+    /// A restriction of variable `variable` to `weights` (per code, "does not apply" last) and,
+    /// for bins, the allowed `parts` of each bin.
+    pub fn restriction(&self, variable: usize, weights: Vec<f64>, parts: Vec<Vec<(f64, f64)>>) -> Restriction {
+        let prior_allowed = self.trees.iter().find(|t| t.target as usize == variable).map_or(0.0, |tree| {
+            let prior = &tree.prior;
+            (0..prior.codes.len())
+                .map(|i| {
+                    let count = prior.cumulative[i] - if i == 0 { 0 } else { prior.cumulative[i - 1] };
+                    weights.get(usize::from(prior.codes[i])).copied().unwrap_or(0.0) * f64::from(count)
+                })
+                .sum()
+        });
+        Restriction { weights, parts, prior_allowed }
     }
 }
 

@@ -2,7 +2,11 @@
 //! `tree` engine's own abilities (interactions, conditions, time budget) follow.
 
 use doppel_core::{Column, ColumnData, Metadata, SeededRng, Table, stream_rng};
-use doppel_synth::{Condition, Engine, FitOptions, ModelFile, SampleOptions, Shard, sample};
+use std::sync::Arc;
+
+use doppel_synth::{
+    Condition, Engine, Fairness, FitOptions, ModelFile, Outcome, Rebalance, SampleOptions, Shard, estimate, sample,
+};
 use rand::RngExt;
 
 const ROWS: usize = 4000;
@@ -159,7 +163,7 @@ fn conditions_fix_a_column_and_the_others_follow() {
     let real = table();
     let model = fit(Engine::Tree, &real);
     let mut options = SampleOptions::new(20_000, 4);
-    options.conditions = vec![Condition::parse("y=yes").expect("parses")];
+    options.control.conditions = vec![Condition::parse("y=yes").expect("parses")];
     let synthetic = draw(&model, &options).expect("samples");
     let sy = texts(&synthetic, "y");
     assert!(sy.iter().all(|v| v.as_deref() == Some("yes")), "every row has y = yes");
@@ -184,16 +188,185 @@ fn conditions_that_cannot_be_met_are_clear_errors() {
     let model = fit(Engine::Tree, &table);
     let error = |condition: &str, model: &ModelFile| {
         let mut options = SampleOptions::new(10, 1);
-        options.conditions = vec![Condition::parse(condition).expect("parses")];
+        options.control.conditions = vec![Condition::parse(condition).expect("parses")];
         draw(model, &options).expect_err("refused").to_string()
     };
-    assert!(error("nope=1", &model).contains("no such column"));
-    assert!(error("amount=12", &model).contains("only categorical and boolean"));
+    for model in [&model, &fit(Engine::Copula, &table)] {
+        assert!(error("nope=1", model).contains("no column `nope`"));
+        assert!(error("amount>=abc", model).contains("expected a number"));
+        assert!(error("y>=yes", model).contains("categorical"));
+    }
     let message = error("code=SECRET-VALUE", &model);
-    assert!(message.contains("not a category the model kept") && !message.contains("SECRET-VALUE`,"), "{message}");
-    assert!(error("y=", &model).contains("no missing values"));
-    assert!(error("y=yes", &fit(Engine::Copula, &table)).contains("need the `tree` engine"));
+    assert!(message.contains("impossible under the model") && !message.contains("SECRET-VALUE`,"), "{message}");
+    assert!(error("y=", &model).contains("no missing values"), "{}", error("y=", &model));
+    assert!(error("amount>=1000000", &model).contains("its values range from"));
     assert!(Condition::parse("y").is_err());
+}
+
+fn numbers(table: &Table, column: &str) -> Vec<Option<f64>> {
+    texts(table, column).iter().map(|t| t.as_deref().and_then(|t| t.parse().ok())).collect()
+}
+
+#[test]
+fn ranges_and_missing_conditions_follow_the_real_subset() {
+    let real = table();
+    let (ra, rb, ramount) = (texts(&real, "a"), texts(&real, "b"), numbers(&real, "amount"));
+    for engine in [Engine::Tree, Engine::Copula] {
+        let model = fit(engine, &real);
+        let mut options = SampleOptions::new(6000, 3);
+        // amount >= 20 happens only when a is not x (x centres on 10, the others on 20).
+        options.control.conditions = vec![Condition::parse("amount>=20.5").expect("parses")];
+        let synthetic = draw(&model, &options).expect("samples");
+        assert_eq!(synthetic.n_rows(), 6000);
+        assert!(numbers(&synthetic, "amount").iter().all(|v| v.is_some_and(|v| v >= 20.5)), "{engine:?}");
+        // The copula's linear correlations blur a three-way category; the trees separate it.
+        let x_share = share(&texts(&synthetic, "a"), |_| true, Some("x"));
+        let close = if engine == Engine::Tree { 0.05 } else { 0.25 };
+        assert!(
+            x_share < if engine == Engine::Tree { 0.02 } else { 0.25 },
+            "{engine:?}: P(a = x | amount >= 20.5) = {x_share:.3}, real 0"
+        );
+        // Missing amounts come mostly with b = q.
+        options.control.conditions = vec![Condition::parse("amount=").expect("parses")];
+        let synthetic = draw(&model, &options).expect("samples");
+        assert!(numbers(&synthetic, "amount").iter().all(Option::is_none), "{engine:?}");
+        let expected = share(&rb, |r| ramount[r].is_none(), Some("q"));
+        let got = share(&texts(&synthetic, "b"), |_| true, Some("q"));
+        assert!((expected - got).abs() < close, "{engine:?}: P(b = q | missing) real {expected:.3}, got {got:.3}");
+        // A set of values and a negation together.
+        options.control.conditions =
+            vec![Condition::parse("a=x|w").expect("parses"), Condition::parse("b!=p").expect("parses")];
+        let synthetic = draw(&model, &options).expect("samples");
+        let (sa, sb) = (texts(&synthetic, "a"), texts(&synthetic, "b"));
+        assert!((0..sa.len()).all(|r| sa[r].as_deref() != Some("v") && sb[r].as_deref() == Some("q")));
+        let expected = share(&ra, |r| ra[r].as_deref() != Some("v") && rb[r].as_deref() == Some("q"), Some("x"));
+        let got = share(&sa, |_| true, Some("x"));
+        assert!((expected - got).abs() < close, "{engine:?}: P(a = x | ...) real {expected:.3}, got {got:.3}");
+    }
+}
+
+#[test]
+fn rare_conditions_are_estimated_and_sampled_without_rejection() {
+    let real = table();
+    let model = fit(Engine::Tree, &real);
+    let mut options = SampleOptions::new(5000, 8);
+    options.control.conditions =
+        vec![Condition::parse("a=x").expect("parses"), Condition::parse("amount>=12.9").expect("parses")];
+    let rate = estimate(&model, &options.control).expect("estimates");
+    // Real rate: P(a = x) 1/3 × P(amount ≥ 12.9 | x) 1/30 × P(present) 0.84 ≈ 0.0093.
+    assert!(rate > 0.006 && rate < 0.013, "estimated rate {rate}");
+    let synthetic = draw(&model, &options).expect("samples");
+    assert_eq!(synthetic.n_rows(), 5000);
+    assert!(numbers(&synthetic, "amount").iter().all(|v| v.is_some_and(|v| v >= 12.9)));
+}
+
+#[test]
+fn rebalancing_hits_its_targets_and_keeps_the_conditionals() {
+    let real = table();
+    let (ra, ry) = (texts(&real, "a"), texts(&real, "y"));
+    let model = fit(Engine::Tree, &real);
+    let mut options = SampleOptions::new(20_000, 5);
+    options.control.rebalance = vec![Rebalance::parse("y=yes:0.8").expect("parses")];
+    let synthetic = draw(&model, &options).expect("samples");
+    let (sa, sy) = (texts(&synthetic, "a"), texts(&synthetic, "y"));
+    let got = share(&sy, |_| true, Some("yes"));
+    assert!((got - 0.8).abs() < 0.01, "share of y = yes: {got}");
+    for value in ["yes", "no"] {
+        let expected = share(&ra, |r| ry[r].as_deref() == Some(value), Some("x"));
+        let got = share(&sa, |r| sy[r].as_deref() == Some(value), Some("x"));
+        assert!((expected - got).abs() < 0.04, "P(a = x | y = {value}): real {expected:.3}, got {got:.3}");
+    }
+    options.control.rebalance = vec![Rebalance::parse("a=uniform").expect("parses")];
+    let synthetic = draw(&model, &options).expect("samples");
+    for value in ["x", "w", "v"] {
+        let got = share(&texts(&synthetic, "a"), |_| true, Some(value));
+        assert!((got - 1.0 / 3.0).abs() < 0.01, "share of a = {value}: {got}");
+    }
+    let real_share = share(&ry, |_| true, Some("yes"));
+    options.control.rebalance = vec![Rebalance::parse_oversample("y=yes:2x").expect("parses")];
+    let synthetic = draw(&model, &options).expect("samples");
+    let expected = 2.0 * real_share / (1.0 + real_share);
+    let got = share(&texts(&synthetic, "y"), |_| true, Some("yes"));
+    assert!((got - expected).abs() < 0.02, "oversampled share {got:.3}, expected {expected:.3}");
+    assert!(Rebalance::parse("amount=uniform").is_ok());
+    options.control.rebalance = vec![Rebalance::parse("amount=uniform").expect("parses")];
+    assert!(draw(&model, &options).expect_err("numeric").to_string().contains("not categorical"));
+}
+
+#[test]
+fn parity_makes_the_outcome_rate_equal_between_groups() {
+    let real = table();
+    let model = fit(Engine::Tree, &real);
+    let mut options = SampleOptions::new(20_000, 6);
+    // y depends strongly on a (through the XOR with b), so P(y = yes | a) differs by group... once b is
+    // skewed: condition on b = p to make it so.
+    options.control.conditions = vec![Condition::parse("b=p").expect("parses")];
+    options.control.fairness = Some(Fairness { group: "a".into(), outcome: Outcome::parse("y").expect("parses") });
+    let synthetic = draw(&model, &options).expect("samples");
+    let (sa, sy) = (texts(&synthetic, "a"), texts(&synthetic, "y"));
+    let rates: Vec<f64> =
+        ["x", "w", "v"].iter().map(|g| share(&sy, |r| sa[r].as_deref() == Some(g), Some("yes"))).collect();
+    let spread = rates.iter().copied().fold(f64::MIN, f64::max) - rates.iter().copied().fold(f64::MAX, f64::min);
+    assert!(spread < 0.02, "parity difference {spread:.3} ({rates:?})");
+    assert!(texts(&synthetic, "b").iter().all(|b| b.as_deref() == Some("p")));
+    // The groups keep their sizes (a is uniform in the data).
+    let x = share(&sa, |_| true, Some("x"));
+    assert!((x - 1.0 / 3.0).abs() < 0.03, "group a = x: {x:.3}");
+    // An outcome given as a condition.
+    options.control.fairness =
+        Some(Fairness { group: "b".into(), outcome: Outcome::parse("amount>=15").expect("parses") });
+    options.control.conditions.clear();
+    let synthetic = draw(&model, &options).expect("samples");
+    let (sb, amount) = (texts(&synthetic, "b"), numbers(&synthetic, "amount"));
+    let high = |group: &str| {
+        let rows: Vec<usize> = (0..sb.len()).filter(|&r| sb[r].as_deref() == Some(group)).collect();
+        rows.iter().filter(|&&r| amount[r].is_some_and(|v| v >= 15.0)).count() as f64 / rows.len() as f64
+    };
+    assert!((high("p") - high("q")).abs() < 0.02, "p {:.3} q {:.3}", high("p"), high("q"));
+}
+
+#[test]
+fn seed_rows_are_completed_keeping_their_values() {
+    let real = table();
+    let model = fit(Engine::Tree, &real);
+    let seeds = Table::try_new(vec![
+        Column::new("a", ColumnData::Text(vec![Some("x".into()), None, Some("v".into())])),
+        Column::new("amount", ColumnData::Text(vec![None, Some("21.5".into()), Some("".into())])),
+    ])
+    .expect("a table");
+    let mut options = SampleOptions::new(3, 2);
+    options.control.complete = Some(Arc::new(seeds));
+    let synthetic = draw(&model, &options).expect("samples");
+    let (sa, amount) = (texts(&synthetic, "a"), numbers(&synthetic, "amount"));
+    assert_eq!(sa[0].as_deref(), Some("x"));
+    assert_eq!(amount[1], Some(21.5));
+    assert_ne!(sa[1].as_deref(), Some("x"), "amount 21.5 never comes with a = x");
+    assert_eq!(sa[2].as_deref(), Some("v"));
+    let bad = Table::try_new(vec![Column::new("a", ColumnData::Text(vec![Some("x".into()), Some("zzz".into())]))])
+        .expect("a table");
+    let mut options = SampleOptions::new(2, 2);
+    options.control.complete = Some(Arc::new(bad));
+    let message = draw(&model, &options).expect_err("refused").to_string();
+    assert!(message.contains("seed row 2") && message.contains("`a=zzz`"), "{message}");
+}
+
+#[test]
+fn controlled_samples_do_not_depend_on_threads_or_shards() {
+    let real = table();
+    let model = fit(Engine::Tree, &real);
+    let mut options = SampleOptions::new(40_000, 9);
+    options.control.conditions = vec![Condition::parse("amount<=21").expect("parses")];
+    options.control.rebalance = vec![Rebalance::parse("y=yes:0.3").expect("parses")];
+    options.threads = 1;
+    let one = draw(&model, &options).expect("samples");
+    options.threads = 3;
+    assert!(draw(&model, &options).expect("samples") == one, "1 and 3 threads differ");
+    let mut parts = Table::default();
+    for index in 0..3 {
+        options.shard = Some(Shard { index, count: 3 });
+        parts.append(draw(&model, &options).expect("samples")).expect("same columns");
+    }
+    assert!(parts == one, "shards differ from the whole");
 }
 
 #[test]

@@ -48,11 +48,15 @@ pub struct FitSettings {
     pub min_category_count: usize,
     /// The most interpolation points of a numeric marginal.
     pub max_cdf_points: usize,
+    /// Columns exempted from rare-value protection by the user's decision (`--keep-rare`): every
+    /// value seen at least once is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_rare: Vec<String>,
 }
 
 impl Default for FitSettings {
     fn default() -> Self {
-        FitSettings { min_category_count: 5, max_cdf_points: 1000 }
+        FitSettings { min_category_count: 5, max_cdf_points: 1000, keep_rare: Vec::new() }
     }
 }
 
@@ -103,6 +107,13 @@ impl TransformState {
         if column.data.is_empty() {
             return Err(Error::InvalidData(format!("column `{}` has no rows", column.name)));
         }
+        let exempt;
+        let settings = if settings.keep_rare.contains(&column.name) {
+            exempt = FitSettings { min_category_count: 1, ..settings.clone() };
+            &exempt
+        } else {
+            settings
+        };
         Ok(match &meta.kind {
             ColumnKind::Numerical { .. } | ColumnKind::Date { .. } | ColumnKind::Datetime { .. } => {
                 TransformState::Numeric(NumericState::fit(column, &meta.kind, settings, warnings)?)
