@@ -255,6 +255,11 @@ pub struct EvaluateArgs {
     /// A column an attacker tries to infer from the others (repeatable)
     #[arg(long, value_name = "COLUMN")]
     pub sensitive: Vec<String>,
+    /// Statistical parity: the rate of an outcome in each group, real and synthetic, and the
+    /// largest gap between groups: `GROUP:OUTCOME`, for example `sex:income=high` or
+    /// `ethnicity:wage>=600`
+    #[arg(long, value_name = "GROUP:OUTCOME")]
+    pub parity: Option<String>,
     /// Write the evaluation as JSON to this file (- for standard output)
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

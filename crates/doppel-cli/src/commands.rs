@@ -142,6 +142,19 @@ fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
     Ok(options)
 }
 
+/// Every `--keep-rare` column must be one of the data's.
+fn check_keep_rare(options: &FitOptions, metadata: &Metadata) -> Result<()> {
+    for column in &options.transform.keep_rare {
+        if metadata.column(column).is_none() {
+            bail!(
+                "`--keep-rare {column}`: the data has no column `{column}`; its columns are {}",
+                metadata.columns.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Settles `--engine auto` once the table's size is known, recording why.
 fn resolve_engine(settings: &FitSettingsArgs, options: &mut FitOptions, n_rows: usize) {
     if matches!(settings.engine, EngineArg::Auto) {
@@ -224,6 +237,7 @@ fn fit(args: FitArgs) -> Result<()> {
     let mut options = fit_options(&args.settings, args.seed)?;
     let loaded = load(&args.data, &args.read)?;
     resolve_engine(&args.settings, &mut options, loaded.table.n_rows());
+    check_keep_rare(&options, &loaded.metadata)?;
     let model = fit_model(&loaded, &options, args.common.quiet)?;
     print_warnings(&model.fit.warnings, args.common.quiet);
     write_text_atomically(&args.output, &model.to_json(), args.common.force)?;
@@ -393,7 +407,13 @@ fn sample_command(args: SampleArgs) -> Result<()> {
         quiet: args.common.quiet,
         command: "sample",
     };
-    run_sample(job, Timings::default(), started)
+    let seeds = args.complete.clone();
+    run_sample(job, Timings::default(), started).map_err(|error| match &seeds {
+        Some(path) if error.to_string().starts_with("seed row") => {
+            anyhow::anyhow!("{}: {error}", path.display())
+        }
+        _ => error,
+    })
 }
 
 fn percent(share: f64) -> String {
@@ -449,6 +469,7 @@ fn synth(args: SynthArgs) -> Result<()> {
     let mut options = fit_options(&args.settings, args.seed)?;
     let loaded = load(&args.data, &args.read)?;
     resolve_engine(&args.settings, &mut options, loaded.table.n_rows());
+    check_keep_rare(&options, &loaded.metadata)?;
     let fitting = Instant::now();
     let model = fit_model(&loaded, &options, args.common.quiet)?;
     let fit_seconds = fitting.elapsed().as_secs_f64();

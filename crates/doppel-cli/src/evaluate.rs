@@ -155,6 +155,15 @@ fn summary(e: &Evaluation) -> String {
             percent(Some(a.baseline))
         ));
     }
+    if let Some(parity) = &e.parity {
+        lines.push(format!(
+            "parity         `{}` by `{}`: difference {} real, {} synthetic",
+            parity.outcome,
+            parity.group,
+            fmt(parity.real.difference),
+            fmt(parity.synthetic.difference)
+        ));
+    }
     if let Some(groups) = &e.groups {
         for g in &groups.groups {
             lines.push(format!(
@@ -222,6 +231,7 @@ pub fn evaluate(args: EvaluateArgs) -> Result<()> {
         detection_rows: args.detection_rows,
         detection_folds: args.detection_folds,
         seed: args.seed,
+        parity: args.parity.as_deref().map(doppel_evaluate::parity::ParitySpec::parse).transpose()?,
         ..EvaluateOptions::default()
     };
     let bar = progress::bar(args.common.quiet, doppel_evaluate::STAGES.len() as u64, "evaluating");

@@ -1,5 +1,5 @@
 //! doppel's shared vocabulary: the in-memory [`Table`], column [`Metadata`] and its detection,
-//! the [`Error`] type, [`Warning`]s and seeded randomness.
+//! the business rules of [`constraint`], the [`Error`] type, [`Warning`]s and seeded randomness.
 //!
 //! Every other doppel crate depends on this one and on nothing above it.
 //!
@@ -15,6 +15,8 @@
 //! # Ok::<(), doppel_core::Error>(())
 //! ```
 
+pub mod condition;
+pub mod constraint;
 pub mod error;
 pub mod metadata;
 pub mod rng;
@@ -24,6 +26,9 @@ pub mod text;
 pub mod value;
 pub mod warning;
 
+pub use constraint::{
+    ColumnRule, Constraint, ConstraintSet, Expr, FittedConstraint, Literal, RowCheck, RuleValue, Suggestion, UniqueSeen,
+};
 pub use error::{Error, Result, ResultExt};
 pub use metadata::{ColumnKind, ColumnMeta, ColumnProfile, Metadata, NumberFormat, PiiKind, Storage};
 pub use rng::{SeededRng, stream_rng};

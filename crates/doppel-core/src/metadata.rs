@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::constraint::Constraint;
 use crate::table::{ColumnData, Table};
 use crate::temporal::{self, DATE_PATTERNS, DATETIME_PATTERNS};
 use crate::{Error, Result};
@@ -168,6 +169,10 @@ pub struct Metadata {
     pub version: u32,
     /// The columns.
     pub columns: Vec<ColumnMeta>,
+    /// Business rules every sampled row must meet (see [`crate::constraint`]). Left out of the
+    /// JSON when there are none, so that files without them are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraints: Vec<Constraint>,
 }
 
 /// What detection saw in one column, for `doppel inspect`.
@@ -186,7 +191,7 @@ pub struct ColumnProfile {
 impl Metadata {
     /// Metadata from a list of columns.
     pub fn new(columns: Vec<ColumnMeta>) -> Self {
-        Metadata { format: METADATA_FORMAT.to_string(), version: METADATA_VERSION, columns }
+        Metadata { format: METADATA_FORMAT.to_string(), version: METADATA_VERSION, columns, constraints: Vec::new() }
     }
 
     /// Parses a metadata file's JSON text; `origin` names the file in errors.

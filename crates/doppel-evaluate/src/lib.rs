@@ -23,6 +23,7 @@ pub mod fidelity;
 pub mod html;
 pub mod learning;
 pub mod metric;
+pub mod parity;
 pub mod privacy;
 pub mod sampling;
 mod svg;
@@ -65,6 +66,8 @@ pub struct EvaluateOptions {
     pub max_groups: usize,
     /// Seed of every subsample and split.
     pub seed: u64,
+    /// Measure statistical parity of an outcome between groups.
+    pub parity: Option<parity::ParitySpec>,
 }
 
 impl Default for EvaluateOptions {
@@ -78,6 +81,7 @@ impl Default for EvaluateOptions {
             detection_folds: 5,
             max_groups: 20,
             seed: 0,
+            parity: None,
         }
     }
 }
@@ -203,6 +207,9 @@ pub struct Evaluation {
     pub privacy: Privacy,
     /// The per-group breakdown, when asked for.
     pub groups: Option<Groups>,
+    /// Statistical parity of an outcome between groups, real and synthetic, when asked for.
+    #[serde(default)]
+    pub parity: Option<parity::Parity>,
     /// Data for the report's charts.
     pub charts: charts::Charts,
     /// Columns the metrics leave out.
@@ -282,6 +289,8 @@ pub fn evaluate(
             real.1
         )));
     }
+
+    let parity = options.parity.as_ref().map(|spec| parity::parity(metadata, real.0, synthetic.0, spec)).transpose()?;
 
     progress("fidelity");
     let shapes = fidelity::column_shapes(schema, &data.real, &data.synthetic);
@@ -379,6 +388,7 @@ pub fn evaluate(
         detection,
         privacy,
         groups,
+        parity,
         charts,
         skipped_columns: schema
             .skipped

@@ -25,10 +25,13 @@ use std::sync::Arc;
 
 use rand::RngExt;
 
+use doppel_core::condition::Check;
+pub use doppel_core::condition::{Condition, Op, Test};
+use doppel_core::constraint::{ColumnRule, FittedConstraint};
 use doppel_core::rng::mix64;
-use doppel_core::{Column, ColumnData, Error, Result, SeededRng, Table, Value, stream_rng};
+use doppel_core::{Column, ColumnData, ConstraintSet, Error, Result, SeededRng, Table, UniqueSeen, Value, stream_rng};
+use std::sync::Mutex;
 
-use crate::constraint_stub::{ConstraintSet, UniqueSeen};
 use doppel_transform::TransformState;
 
 use crate::model_file::{EngineModel, ModelFile};
@@ -44,118 +47,6 @@ const MAX_ROUNDS: u32 = 10;
 
 /// Candidate rows drawn by [`estimate`].
 pub const ESTIMATE_ROWS: usize = 20_000;
-
-/// A comparison of a condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `<`
-    Less,
-    /// `<=`
-    AtMost,
-    /// `>`
-    Greater,
-    /// `>=`
-    AtLeast,
-}
-
-impl Op {
-    fn symbol(self) -> &'static str {
-        match self {
-            Op::Less => "<",
-            Op::AtMost => "<=",
-            Op::Greater => ">",
-            Op::AtLeast => ">=",
-        }
-    }
-}
-
-/// What a condition asks of its column's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Test {
-    /// The value is one of these (`None`: missing).
-    In(Vec<Option<String>>),
-    /// The value compares with this one so (missing values never do).
-    Compare(Op, String),
-}
-
-/// A condition on one column: `region=south`, `region=north|south`, `age>=65`, `churn!=yes`,
-/// `income=` (missing), `income!=` (present).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// The column.
-    pub column: String,
-    /// The test.
-    pub test: Test,
-    /// Whether the test must fail instead (`!=`; a negated comparison also holds for missing
-    /// values).
-    pub negated: bool,
-}
-
-impl Condition {
-    /// `column` equals `value` (`None`: is missing).
-    pub fn equals(column: &str, value: Option<&str>) -> Condition {
-        Condition { column: column.to_string(), test: Test::In(vec![value.map(str::to_string)]), negated: false }
-    }
-
-    /// Parses `COLUMN OP VALUE` with OP one of `=`, `!=`, `<`, `<=`, `>`, `>=`; `=` and `!=` take
-    /// several values separated by `|`, and an empty value means missing.
-    pub fn parse(text: &str) -> Result<Condition> {
-        let invalid = || {
-            Error::InvalidConfig(format!(
-                "condition `{text}`: expected `COLUMN=VALUE`, `COLUMN=A|B`, `COLUMN!=VALUE` or a comparison such as \
-                 `COLUMN>=VALUE`"
-            ))
-        };
-        let at = text.find(['=', '!', '<', '>']).ok_or_else(invalid)?;
-        let column = text[..at].trim();
-        if column.is_empty() {
-            return Err(invalid());
-        }
-        let rest = &text[at..];
-        let (operator, value) = ["!=", ">=", "<=", "=", ">", "<"]
-            .iter()
-            .find_map(|op| rest.strip_prefix(op).map(|value| (*op, value)))
-            .ok_or_else(invalid)?;
-        let values = || value.split('|').map(|v| (!v.trim().is_empty()).then(|| v.trim().to_string())).collect();
-        let compare = |op: Op| {
-            if value.trim().is_empty() {
-                Err(Error::InvalidConfig(format!("condition `{text}`: `{}` needs a value after it", op.symbol())))
-            } else {
-                Ok(Test::Compare(op, value.trim().to_string()))
-            }
-        };
-        let (test, negated) = match operator {
-            "=" => (Test::In(values()), false),
-            "!=" => (Test::In(values()), true),
-            ">=" => (compare(Op::AtLeast)?, false),
-            "<=" => (compare(Op::AtMost)?, false),
-            ">" => (compare(Op::Greater)?, false),
-            _ => (compare(Op::Less)?, false),
-        };
-        Ok(Condition { column: column.to_string(), test, negated })
-    }
-
-    /// The opposite condition (rows that fail this one, missing values included).
-    pub fn negate(&self) -> Condition {
-        Condition { negated: !self.negated, ..self.clone() }
-    }
-}
-
-impl std::fmt::Display for Condition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.test {
-            Test::In(values) => {
-                let values: Vec<&str> = values.iter().map(|v| v.as_deref().unwrap_or("")).collect();
-                let op = if self.negated { "!=" } else { "=" };
-                write!(f, "{}{op}{}", self.column, values.join("|"))
-            }
-            Test::Compare(op, value) => {
-                let not = if self.negated { "not " } else { "" };
-                write!(f, "{not}{}{}{value}", self.column, op.symbol())
-            }
-        }
-    }
-}
 
 /// The target distribution of a rebalanced column.
 #[derive(Debug, Clone, PartialEq)]
@@ -286,29 +177,13 @@ impl Control {
 #[derive(Debug, Clone)]
 struct Compiled {
     column: usize,
-    test: CompiledTest,
-    negated: bool,
+    check: Check,
     text: String,
-}
-
-#[derive(Debug, Clone)]
-enum CompiledTest {
-    In(Vec<Value<'static>>),
-    Compare(Op, Value<'static>),
 }
 
 impl Compiled {
     fn holds(&self, value: &Value<'_>) -> bool {
-        let base = match &self.test {
-            CompiledTest::In(values) => values.iter().any(|v| v.same_as(value)),
-            CompiledTest::Compare(op, literal) => value.compare(literal).is_some_and(|order| match op {
-                Op::Less => order.is_lt(),
-                Op::AtMost => order.is_le(),
-                Op::Greater => order.is_gt(),
-                Op::AtLeast => order.is_ge(),
-            }),
-        };
-        base != self.negated
+        self.check.holds(value)
     }
 }
 
@@ -335,30 +210,9 @@ fn compile(condition: &Condition, model: &ModelFile, template: &Table) -> Result
         )));
     }
     let template_column = &template.columns()[column];
-    let parse = |literal: &str| {
-        Value::parse_like(literal, template_column).map_err(|expected| {
-            Error::InvalidConfig(format!(
-                "condition `{text}`: `{literal}` is not a value of `{}`; expected {expected}",
-                condition.column
-            ))
-        })
-    };
-    let test = match &condition.test {
-        Test::In(values) => CompiledTest::In(
-            values.iter().map(|v| v.as_deref().map_or(Ok(Value::Missing), parse)).collect::<Result<Vec<_>>>()?,
-        ),
-        Test::Compare(op, literal) => {
-            if matches!(template_column.data, ColumnData::Text(_) | ColumnData::Category(..) | ColumnData::Bool(_)) {
-                return Err(Error::InvalidConfig(format!(
-                    "condition `{text}`: `{}` is categorical; `<`, `<=`, `>` and `>=` need a numeric, date or \
-                     datetime column (use `=` with values separated by `|`)",
-                    condition.column
-                )));
-            }
-            CompiledTest::Compare(*op, parse(literal)?)
-        }
-    };
-    Ok(Compiled { column, test, negated: condition.negated, text })
+    let ordered = !matches!(template_column.data, ColumnData::Text(_) | ColumnData::Category(..) | ColumnData::Bool(_));
+    let check = condition.check_with(ordered, &|literal| Value::parse_like(literal, template_column))?;
+    Ok(Compiled { column, check, text })
 }
 
 fn model_transforms(model: &ModelFile) -> &[TransformState] {
@@ -491,7 +345,7 @@ fn restrict_column(
         let weights = vec![f64::from(u8::from(present)), f64::from(u8::from(missing_ok)), 1.0];
         result.push((variable, Arc::new(trees.restriction(variable, weights, Vec::new()))));
     }
-    if !present_possible && !(missing_ok && missing_variable.is_some()) {
+    if !(present_possible || missing_ok && missing_variable.is_some()) {
         let seen = match &trees.variables[value_variable.unwrap_or(first)].codes {
             Codes::Classes { scores } => {
                 let values: Vec<String> = scores.iter().take(20).map(|&s| format!("`{}`", decode(s))).collect();
@@ -512,7 +366,7 @@ fn restrict_column(
 /// the score): a union of intervals, found by bisection.
 fn allowed_scores(condition: &Compiled, decode: &mut dyn FnMut(f64) -> Value<'static>) -> Vec<(f64, f64)> {
     let set = allowed_set(condition, decode);
-    if condition.negated { complement(&set) } else { set }
+    if condition.check.negated { complement(&set) } else { set }
 }
 
 /// The first score where `test` of the decoded value turns true, for a test that is false then
@@ -538,8 +392,10 @@ fn first_true(decode: &mut dyn FnMut(f64) -> Value<'static>, test: &dyn Fn(&Valu
 }
 
 fn allowed_set(condition: &Compiled, decode: &mut dyn FnMut(f64) -> Value<'static>) -> Vec<(f64, f64)> {
-    match &condition.test {
-        CompiledTest::Compare(op, literal) => {
+    let check = &condition.check;
+    match check.op {
+        Some(op) => {
+            let literal = &check.values[0];
             let at_least = |v: &Value<'_>| v.compare(literal).is_some_and(|o| o.is_ge());
             let above = |v: &Value<'_>| v.compare(literal).is_some_and(|o| o.is_gt());
             match op {
@@ -549,9 +405,9 @@ fn allowed_set(condition: &Compiled, decode: &mut dyn FnMut(f64) -> Value<'stati
                 Op::AtMost => first_true(decode, &above).map_or(vec![(0.0, 1.0)], |u| vec![(0.0, u)]),
             }
         }
-        CompiledTest::In(values) => {
+        None => {
             let mut set = Vec::new();
-            for literal in values.iter().filter(|v| !v.is_missing()) {
+            for literal in check.values.iter().filter(|v| !v.is_missing()) {
                 let at_least = |v: &Value<'_>| v.compare(literal).is_some_and(|o| o.is_ge());
                 let above = |v: &Value<'_>| v.compare(literal).is_some_and(|o| o.is_gt());
                 let Some(start) = first_true(decode, &at_least) else { continue };
@@ -607,7 +463,7 @@ enum Assignment {
 }
 
 /// A compiled [`Control`] for one model.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Plan {
     scenarios: Vec<Scenario>,
     assignment: Assignment,
@@ -617,10 +473,18 @@ pub(crate) struct Plan {
     seeds: Option<Arc<Table>>,
     seed_columns: Vec<(usize, usize)>,
     constraints: Option<Arc<ConstraintSet>>,
+    /// Values of unique columns used by earlier blocks (blocks then run one after another).
+    unique: Option<Mutex<UniqueSeen>>,
     template: Table,
 }
 
 impl Plan {
+    /// Whether blocks must be drawn one after another (unique columns: each block must know the
+    /// values used before it).
+    pub(crate) fn is_sequential(&self) -> bool {
+        self.unique.is_some()
+    }
+
     /// `None` when nothing shapes the sample (plain sampling is then used).
     pub(crate) fn new(model: &ModelFile, control: &Control, n_rows: u64) -> Result<Option<Plan>> {
         let constraints = model.constraints.clone().filter(|c| !c.is_empty());
@@ -639,9 +503,16 @@ impl Plan {
             common: common.clone(),
             seeds: None,
             seed_columns: Vec::new(),
+            unique: constraints
+                .as_ref()
+                .is_some_and(|c| c.constraints.iter().any(|c| matches!(c, FittedConstraint::Unique { .. })))
+                .then(|| Mutex::new(UniqueSeen::default())),
             constraints: constraints.map(Arc::new),
             template,
         };
+        if let Some(constraints) = &plan.constraints {
+            constraints.check_columns(&plan.template)?;
+        }
         if let Some(seeds) = &control.complete {
             if !control.rebalance.is_empty() || control.fairness.is_some() {
                 return Err(Error::InvalidConfig(
@@ -712,8 +583,30 @@ impl Plan {
 /// The single-column rules of the constraints (ranges, allowed values) as conditions, so that
 /// the `tree` engine draws only allowed values instead of rejecting the others.
 fn constraint_conditions(constraints: &ConstraintSet) -> Vec<Condition> {
-    let _ = constraints;
-    Vec::new()
+    let mut conditions = Vec::new();
+    for rule in constraints.column_rules() {
+        match rule {
+            // Negated comparisons hold for missing values too, as the rules do.
+            ColumnRule::Range { column, min, max, .. } => {
+                if let Some(min) = min {
+                    conditions.push(Condition {
+                        column: column.clone(),
+                        test: Test::Compare(Op::Less, min.text),
+                        negated: true,
+                    });
+                }
+                if let Some(max) = max {
+                    conditions.push(Condition { column, test: Test::Compare(Op::Greater, max.text), negated: true });
+                }
+            }
+            ColumnRule::AllowedValues { column, values, .. } => {
+                let mut allowed: Vec<Option<String>> = values.into_iter().map(|v| Some(v.text)).collect();
+                allowed.push(None);
+                conditions.push(Condition { column, test: Test::In(allowed), negated: false });
+            }
+        }
+    }
+    conditions
 }
 
 fn cross(a: &[(Vec<Condition>, f64)], b: &[(Vec<Condition>, f64)]) -> Vec<(Vec<Condition>, f64)> {
@@ -913,7 +806,7 @@ fn finish(plan: &Plan, mut table: Table, weights: Vec<f64>) -> Result<(Table, Ve
 /// The rows of one block, `block_rows` of them from row `block * BLOCK_ROWS`.
 pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64, block_rows: usize) -> Result<Table> {
     let block_start = block * BLOCK_ROWS;
-    let mut assign_rng = stream_rng(seed, mix64(block, 0xa551_9e));
+    let mut assign_rng = stream_rng(seed, mix64(block, 0x00a5_519e));
     // The scenarios of this block and each row's scenario.
     let (scenarios, row_scenario): (Vec<Scenario>, Vec<usize>) = match &plan.assignment {
         Assignment::Single => (plan.scenarios.clone(), vec![0; block_rows]),
@@ -965,12 +858,21 @@ pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64
     let mut pool = Table::default();
     let mut valid: Vec<Vec<(usize, f64)>> = vec![Vec::new(); scenarios.len()];
     let mut drawn = vec![0usize; scenarios.len()];
-    let mut unique = UniqueSeen::default();
+    // Values of unique columns: those of earlier blocks, then those of this block's valid
+    // candidates (so that valid candidates never share one).
+    let mut global = match &plan.unique {
+        Some(seen) => Some(seen.lock().map_err(|_| Error::InvalidData("a sampling thread failed".into()))?),
+        None => None,
+    };
+    let mut unique = global.as_deref().cloned().unwrap_or_default();
+    let enough = |valid: &[(usize, f64)], need: usize| {
+        if plan.unique.is_some() { valid.len() >= need } else { effective_size(valid) >= need as f64 }
+    };
     for round in 0..MAX_ROUNDS {
         let mut pending = false;
         for (s, scenario) in scenarios.iter().enumerate() {
             let need = needed[s];
-            if need == 0 || effective_size(&valid[s]) >= need as f64 {
+            if need == 0 || enough(&valid[s], need) {
                 continue;
             }
             pending = true;
@@ -1031,6 +933,9 @@ pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64
             )));
         }
         let mut rows = systematic(&valid[s], need, total, &mut assign_rng);
+        if plan.unique.is_some() {
+            distinct(&mut rows, &valid[s]);
+        }
         for i in (1..rows.len()).rev() {
             let j = assign_rng.random_range(0..=i);
             rows.swap(i, j);
@@ -1045,8 +950,25 @@ pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64
             chosen[s][next[s] - 1]
         })
         .collect();
-    let table = take_rows(&pool, &order);
-    regenerate(model, table, block_start, seed, block)
+    let table = regenerate(model, take_rows(&pool, &order), block_start, seed, block)?;
+    if let (Some(global), Some(constraints)) = (global.as_deref_mut(), &plan.constraints) {
+        constraints.check_rows(&table, global);
+    }
+    Ok(table)
+}
+
+/// Replaces repeated candidates by unused valid ones, in order (unique columns allow no repeat).
+fn distinct(rows: &mut [usize], valid: &[(usize, f64)]) {
+    let mut used = std::collections::HashSet::new();
+    let mut spare = valid.iter().map(|(row, _)| *row);
+    for row in rows.iter_mut() {
+        if !used.insert(*row)
+            && let Some(next) = spare.by_ref().find(|r| !used.contains(r))
+        {
+            used.insert(next);
+            *row = next;
+        }
+    }
 }
 
 fn effective_size(valid: &[(usize, f64)]) -> f64 {
@@ -1134,18 +1056,6 @@ fn regenerate(model: &ModelFile, table: Table, block_start: u64, seed: u64, bloc
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn conditions_parse_and_print() {
-        for text in ["region=south", "region=north|south", "age>=65", "age<30", "churn!=yes", "income=", "income!="] {
-            assert_eq!(Condition::parse(text).expect("parses").to_string(), text);
-        }
-        assert_eq!(Condition::parse("age >= 65").expect("parses").to_string(), "age>=65");
-        assert!(Condition::parse("age").is_err());
-        assert!(Condition::parse("=5").is_err());
-        assert!(Condition::parse("age>=").is_err());
-        assert_eq!(Condition::parse("age>=65").expect("parses").negate().to_string(), "not age>=65");
-    }
 
     #[test]
     fn rebalance_specs_parse() {

@@ -23,7 +23,6 @@
 //! # Ok::<(), doppel_core::Error>(())
 //! ```
 
-pub mod constraint_stub;
 pub mod control;
 pub mod copula;
 mod model_file;

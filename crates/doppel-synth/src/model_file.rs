@@ -15,10 +15,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use doppel_core::{Error, Metadata, Result, Table, Warning};
+use doppel_core::{ConstraintSet, Error, Metadata, Result, Table, Warning};
 use doppel_transform::FitSettings;
 
-use crate::constraint_stub::ConstraintSet;
 use crate::copula::{GaussianCopula, GaussianCopulaModel};
 use crate::trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 use crate::{Engine, FitContext, FitProgress};
@@ -304,6 +303,9 @@ impl ModelFile {
 
 /// The metadata's constraints, checked and fitted on the training data.
 fn fit_constraints(table: &Table, metadata: &Metadata, options: &FitOptions) -> Result<Option<ConstraintSet>> {
-    let _ = (table, metadata, options);
-    Ok(None)
+    if metadata.constraints.is_empty() {
+        return Ok(None);
+    }
+    let set = ConstraintSet::fit(&metadata.constraints, table, metadata, options.transform.min_category_count.max(1))?;
+    Ok(Some(set))
 }

@@ -156,7 +156,8 @@ pub fn sample<T: Send>(
         let rows = table.n_rows() as u64;
         Ok((rows, encode(&table, task as usize)?))
     };
-    let group = (threads * 2) as u64;
+    // Unique columns chain the blocks: one task at a time, in order.
+    let group = if plan.as_ref().is_some_and(Plan::is_sequential) { 1 } else { (threads * 2) as u64 };
     let (sender, receiver) = sync_channel::<Result<(u64, T)>>(threads * 2);
     std::thread::scope(|scope| {
         scope.spawn(move || {

@@ -1,4 +1,4 @@
-//! Choosing the engine (`--engine auto`), conditions and the fit time budget on the command line.
+//! Choosing the engine (`--engine auto`) and the fit time budget on the command line.
 
 use crate::{doppel, doppel_ok, path_in, train};
 
@@ -38,33 +38,6 @@ fn the_engine_is_chosen_by_table_size_and_the_choice_is_explained() {
     let m = manifest(&out);
     assert_eq!(m["engine"], "copula");
     assert!(m.get("engine_reason").is_none(), "an engine asked for needs no reason");
-}
-
-#[test]
-fn conditions_on_the_command_line() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let model = path_in(&dir, "telco.doppel");
-    let data = train("telco_churn");
-    doppel_ok(&["fit", data.to_str().expect("utf-8"), "-o", &model, "--quiet"]);
-    let out = path_in(&dir, "churned.csv");
-    doppel_ok(&["sample", &model, "-n", "2000", "-o", &out, "--condition", "churn=Yes", "--seed", "2", "--quiet"]);
-    let text = std::fs::read_to_string(&out).expect("output");
-    let header: Vec<&str> = text.lines().next().expect("a header").split(',').collect();
-    let churn = header.iter().position(|c| *c == "churn").expect("a churn column");
-    assert!(text.lines().skip(1).all(|line| line.split(',').nth(churn) == Some("Yes")));
-    assert_eq!(manifest(&out)["conditions"][0], "churn=Yes");
-
-    let refused = path_in(&dir, "refused.csv");
-    for (condition, message) in [
-        ("churn=maybe", "condition `churn=maybe`: not a category the model kept; expected one of `No`, `Yes`"),
-        ("tenure=3", "only categorical and boolean columns"),
-        ("churn", "expected `COLUMN=VALUE`"),
-    ] {
-        let run = doppel(&["sample", &model, "-n", "10", "-o", &refused, "--condition", condition]);
-        assert_eq!(run.code, 2, "{condition}");
-        assert!(run.stderr.contains(message), "{condition}: {}", run.stderr);
-        assert!(!std::path::Path::new(&refused).exists(), "no output for a refused condition");
-    }
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod bad_input;
 mod chat;
 mod chat_server;
 mod chat_tools;
+mod control;
 mod determinism;
 mod engines;
 mod evaluate;
