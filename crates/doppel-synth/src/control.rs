@@ -265,7 +265,10 @@ fn restrict(
             cache.insert(key.clone(), computed);
         }
         for (variable, restriction) in &cache[&key] {
-            restrictions[*variable] = Some(Arc::clone(restriction));
+            // A restriction that allows everything would only cost candidates.
+            if restriction.weights.iter().any(|&w| w < 1.0) {
+                restrictions[*variable] = Some(Arc::clone(restriction));
+            }
         }
     }
     Ok(restrictions)
@@ -876,19 +879,28 @@ pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64
                 continue;
             }
             pending = true;
-            let oversample = if scenario.restrictions.as_ref().is_some_and(|r| r.iter().any(Option::is_some)) {
-                CONDITION_OVERSAMPLE
-            } else {
-                1
-            };
+            if let (EngineModel::SequentialTrees(trees), Some(restrictions)) = (&model.model, &scenario.restrictions)
+                && restrictions.iter().any(Option::is_some)
+            {
+                let stream = mix64(mix64(block, u64::from(round)), s as u64);
+                let missing = need - valid[s].len();
+                let (table, tried) =
+                    draw_restricted(trees, plan, scenario, restrictions, missing, (seed, stream), &mut unique)?;
+                let offset = pool.n_rows();
+                valid[s].extend((0..table.n_rows()).map(|row| (offset + row, 1.0)));
+                drawn[s] += tried;
+                pool.append(table)?;
+                continue;
+            }
+            // Unweighted candidates (the copula, or constraints alone): rejection, in rounds.
             let n = if round == 0 {
-                need * oversample
+                need
             } else {
                 // Enough for the rows still missing at the valid share seen so far, at least
                 // double what was drawn.
                 let share = valid[s].len() as f64 / drawn[s].max(1) as f64;
                 let missing = need as f64 - effective_size(&valid[s]);
-                ((missing * oversample as f64 / share.max(1e-3)) * 1.25).ceil().max(drawn[s] as f64) as usize
+                ((missing / share.max(1e-3)) * 1.25).ceil().max(drawn[s] as f64) as usize
             }
             .clamp(1, 4_000_000);
             let stream = mix64(mix64(block, u64::from(round)), s as u64);
@@ -969,6 +981,71 @@ fn distinct(rows: &mut [usize], valid: &[(usize, f64)]) {
             *row = next;
         }
     }
+}
+
+/// `need` rows of a restricted scenario of the `tree` engine, all valid (fewer when the
+/// candidates run out), and how many candidates were drawn.
+///
+/// Candidates are drawn with their importance weights (twice the rows needed, up to
+/// [`CONDITION_OVERSAMPLE`] times when the weights are uneven), resampled systematically by
+/// weight, and only the rows chosen are decoded and checked. A chosen row that fails a condition
+/// or a constraint (a value on the edge of a bin, a constraint across columns) loses its weight,
+/// and the missing rows are chosen again from the rest: the rows follow the candidates' weights
+/// times validity, at the cost of decoding about one row per row out.
+fn draw_restricted(
+    trees: &SequentialTreesModel,
+    plan: &Plan,
+    scenario: &Scenario,
+    restrictions: &[Option<Arc<Restriction>>],
+    need: usize,
+    (seed, stream): (u64, u64),
+    unique: &mut UniqueSeen,
+) -> Result<(Table, usize)> {
+    let mut rng = stream_rng(seed, mix64(stream, 0xc4d1));
+    let column_rng = |column: usize| stream_rng(mix64(seed, stream), mix64(column as u64, 0xca9d));
+    let (mut scores, mut weights) = trees.sample_candidates(2 * need, restrictions, &mut rng);
+    let indexed: Vec<(usize, f64)> = weights.iter().copied().enumerate().collect();
+    let ratio = effective_size(&indexed) / weights.len().max(1) as f64;
+    let oversample = ((2.0 / ratio.max(1e-9)).ceil() as usize).clamp(2, CONDITION_OVERSAMPLE);
+    if oversample > 2 {
+        let (more_scores, more_weights) = trees.sample_candidates((oversample - 2) * need, restrictions, &mut rng);
+        for (column, more) in scores.iter_mut().zip(more_scores) {
+            column.extend(more);
+        }
+        weights.extend(more_weights);
+    }
+    let drawn = weights.len();
+    let mut out = Table::default();
+    let mut got = 0;
+    for _ in 0..64 {
+        let missing = need - got;
+        let positive: Vec<(usize, f64)> = weights.iter().copied().enumerate().filter(|(_, w)| *w > 0.0).collect();
+        let total: f64 = positive.iter().map(|(_, w)| w).sum();
+        if missing == 0 || total <= 0.0 {
+            break;
+        }
+        let picks = systematic(&positive, missing, total, &mut rng);
+        let chosen: Vec<Vec<f64>> = scores.iter().map(|column| picks.iter().map(|&i| column[i]).collect()).collect();
+        let mut table = decode_scores(&trees.transforms, &chosen, 0, picks.len(), &column_rng)?;
+        if let Some(constraints) = &plan.constraints {
+            constraints.apply_formulas(&mut table)?;
+        }
+        let constraint_ok = match &plan.constraints {
+            Some(constraints) => constraints.check_rows(&table, unique),
+            None => vec![true; picks.len()],
+        };
+        let mut keep = Vec::with_capacity(picks.len());
+        for (row, &candidate) in picks.iter().enumerate() {
+            if constraint_ok[row] && scenario.holds(&table, row) {
+                keep.push(row);
+            } else {
+                weights[candidate] = 0.0;
+            }
+        }
+        got += keep.len();
+        out.append(if keep.len() == picks.len() { table } else { take_rows(&table, &keep) })?;
+    }
+    Ok((out, drawn))
 }
 
 fn effective_size(valid: &[(usize, f64)]) -> f64 {

@@ -223,3 +223,164 @@ fn keep_rare_is_the_users_recorded_decision() {
     let run = doppel(&["fit", &data, "-o", &path_in(&dir, "x.doppel"), "--keep-rare", "nope"]);
     assert!(run.code == 2 && run.stderr.contains("`--keep-rare nope`"), "{}", run.stderr);
 }
+
+/// The text cells of a sampled file, read with doppel's own reader (quotes and all).
+fn cells(path: &str) -> doppel_core::Table {
+    doppel_io::read_table(Path::new(path), &doppel_io::ReadOptions::default()).expect("the output reads back")
+}
+
+fn texts<'a>(table: &'a doppel_core::Table, column: &str) -> Vec<Option<std::borrow::Cow<'a, str>>> {
+    let data = &table.column(column).expect("column").data;
+    (0..data.len()).map(|row| data.text_at(row)).collect()
+}
+
+fn numbers(table: &doppel_core::Table, column: &str) -> Vec<Option<f64>> {
+    texts(table, column).iter().map(|t| t.as_deref().and_then(|t| t.parse().ok())).collect()
+}
+
+/// Fits `data` with its detected metadata plus `constraints`, then samples `rows` rows with
+/// `options`; returns the output's path.
+fn fit_and_sample(
+    dir: &tempfile::TempDir,
+    data: &str,
+    constraints: serde_json::Value,
+    options: &[&str],
+    rows: &str,
+) -> String {
+    let name = Path::new(data).file_stem().expect("a name").to_string_lossy().into_owned();
+    let meta = path_in(dir, &format!("{name}.meta.json"));
+    doppel_ok(&["inspect", data, "-o", &meta, "--quiet"]);
+    let mut metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).expect("metadata")).expect("json");
+    metadata["constraints"] = constraints;
+    std::fs::write(&meta, serde_json::to_string_pretty(&metadata).expect("json")).expect("written");
+    let model = path_in(dir, &format!("{name}.doppel"));
+    doppel_ok(&["fit", data, "--metadata", &meta, "-o", &model, "--engine", "tree", "--quiet"]);
+    let out = path_in(dir, &format!("{name}.out.csv"));
+    doppel_ok(&[&["sample", &model, "-n", rows, "-o", &out, "--seed", "5", "--quiet"][..], options].concat());
+    let recorded = manifest(&out)["constraints"].as_array().map_or(0, Vec::len);
+    assert_eq!(recorded, metadata["constraints"].as_array().map_or(0, Vec::len), "the manifest lists the constraints");
+    out
+}
+
+/// Every constraint kind on real columns, over 1 M sampled rows, composed with a condition and a
+/// rebalance at once: 100 % of the rows conform.
+#[test]
+fn constraints_hold_over_a_million_rows_with_a_condition_and_a_rebalance() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let million = "1000000";
+
+    // nycflights13 flights (the first 20 000): a formula, an inequality, a range, allowed values
+    // and a regex, with a condition on the delay and the origins rebalanced.
+    let flights = path_in(&dir, "flights.csv");
+    let text = std::fs::read_to_string(crate::datasets().join("nycflights13/flights.csv")).expect("flights");
+    let head: Vec<&str> = text.lines().take(20_001).collect();
+    std::fs::write(&flights, head.join("\n") + "\n").expect("written");
+    let constraints = serde_json::json!([
+        { "type": "formula", "column": "sched_dep_time", "expression": "hour * 100 + minute" },
+        { "type": "inequality", "low": "air_time", "high": "distance" },
+        { "type": "range", "column": "dep_time", "min": 1, "max": 2400 },
+        { "type": "allowed_values", "column": "origin", "values": ["EWR", "JFK", "LGA"] },
+        { "type": "regex", "column": "carrier", "pattern": "[A-Z0-9]{2}" }
+    ]);
+    let options = ["--where", "dep_delay>=0", "--rebalance", "origin=uniform"];
+    let out = cells(&fit_and_sample(&dir, &flights, constraints, &options, million));
+    assert_eq!(out.n_rows(), 1_000_000);
+    let (sched, hour, minute) = (numbers(&out, "sched_dep_time"), numbers(&out, "hour"), numbers(&out, "minute"));
+    let (air, distance, delay) = (numbers(&out, "air_time"), numbers(&out, "distance"), numbers(&out, "dep_delay"));
+    let (dep_time, origin, carrier) = (numbers(&out, "dep_time"), texts(&out, "origin"), texts(&out, "carrier"));
+    let mut jfk = 0usize;
+    for row in 0..out.n_rows() {
+        if let (Some(s), Some(h), Some(m)) = (sched[row], hour[row], minute[row]) {
+            assert_eq!(s, h * 100.0 + m, "row {row}: sched_dep_time = hour * 100 + minute");
+        }
+        if let (Some(a), Some(d)) = (air[row], distance[row]) {
+            assert!(a <= d, "row {row}: air_time {a} <= distance {d}");
+        }
+        assert!(dep_time[row].is_none_or(|t| (1.0..=2400.0).contains(&t)), "row {row}: dep_time");
+        assert!(delay[row].is_some_and(|d| d >= 0.0), "row {row}: dep_delay >= 0");
+        let o = origin[row].as_deref().expect("an origin");
+        assert!(["EWR", "JFK", "LGA"].contains(&o), "row {row}: origin {o}");
+        jfk += usize::from(o == "JFK");
+        let c = carrier[row].as_deref().unwrap_or("AA");
+        assert!(c.len() == 2 && c.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()), "row {row}: {c}");
+    }
+    let share = jfk as f64 / 1e6;
+    assert!((share - 1.0 / 3.0).abs() < 0.01, "rebalanced JFK share {share}");
+
+    // telco_churn: fixed combinations and an inequality, with a condition and a rebalance.
+    let telco = train("telco_churn");
+    let constraints = serde_json::json!([
+        { "type": "fixed_combinations", "columns": ["multiple_lines", "phone_service"] },
+        { "type": "inequality", "low": "monthly_charges", "high": "total_charges" }
+    ]);
+    let options = ["--where", "tenure>=12", "--rebalance", "churn=Yes:0.5"];
+    let out = cells(&fit_and_sample(&dir, telco.to_str().expect("utf-8"), constraints, &options, million));
+    let (lines, phone) = (texts(&out, "multiple_lines"), texts(&out, "phone_service"));
+    let (monthly, total, tenure) =
+        (numbers(&out, "monthly_charges"), numbers(&out, "total_charges"), numbers(&out, "tenure"));
+    let (churn, mut churned) = (texts(&out, "churn"), 0usize);
+    for row in 0..out.n_rows() {
+        let pair = (lines[row].as_deref(), phone[row].as_deref());
+        assert!(
+            matches!(pair, (Some("No phone service"), Some("0")) | (Some("No" | "Yes"), Some("1"))),
+            "row {row}: a combination never seen in training: {pair:?}"
+        );
+        if let (Some(m), Some(t)) = (monthly[row], total[row]) {
+            assert!(m <= t, "row {row}: monthly_charges {m} <= total_charges {t}");
+        }
+        assert!(tenure[row].is_some_and(|t| t >= 12.0), "row {row}: tenure >= 12");
+        churned += usize::from(churn[row].as_deref() == Some("Yes"));
+    }
+    assert!((churned as f64 / 1e6 - 0.5).abs() < 0.01, "rebalanced churn share");
+
+    // nycflights13 airports: a unique column, with a condition and a rebalance.
+    let airports = crate::datasets().join("nycflights13/airports.csv");
+    let constraints = serde_json::json!([{ "type": "unique", "column": "lon" }]);
+    let options = ["--where", "alt>=0", "--rebalance", "dst=A:0.9"];
+    let out = cells(&fit_and_sample(&dir, airports.to_str().expect("utf-8"), constraints, &options, million));
+    let lon = texts(&out, "lon");
+    let mut seen = std::collections::HashSet::new();
+    for (row, value) in lon.iter().enumerate() {
+        if let Some(value) = value {
+            let value: f64 = value.parse().expect("a number");
+            assert!(seen.insert(value.to_bits()), "row {row}: lon {value} repeats");
+        }
+    }
+    assert!(numbers(&out, "alt").iter().all(|a| a.is_some_and(|a| a >= 0.0)));
+}
+
+#[test]
+fn bad_constraints_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let telco = train("telco_churn");
+    let telco = telco.to_str().expect("utf-8");
+    let meta = path_in(&dir, "meta.json");
+    doppel_ok(&["inspect", telco, "-o", &meta, "--quiet"]);
+    let base: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&meta).expect("meta")).expect("json");
+    for (constraints, message) in [
+        (
+            serde_json::json!([{ "type": "range", "column": "tenure", "min": 1, "max": 70 }]),
+            "constraint `1 <= tenure <= 70` is violated by the training data itself: row 14 has tenure = 71",
+        ),
+        (serde_json::json!([{ "type": "range", "column": "nope", "min": 1 }]), "`nope`"),
+        (serde_json::json!([{ "type": "range", "column": "tenure", "min": 10, "max": 5 }]), "tenure"),
+        (
+            serde_json::json!([
+                { "type": "inequality", "low": "tenure", "high": "monthly_charges", "strict": true },
+                { "type": "inequality", "low": "monthly_charges", "high": "tenure" }
+            ]),
+            "monthly_charges",
+        ),
+        (serde_json::json!([{ "type": "range", "column": "contract", "min": 1 }]), "contract"),
+    ] {
+        let mut metadata = base.clone();
+        metadata["constraints"] = constraints.clone();
+        std::fs::write(&meta, serde_json::to_string(&metadata).expect("json")).expect("written");
+        let model = path_in(&dir, "m.doppel");
+        let run = doppel(&["fit", telco, "--metadata", &meta, "-o", &model]);
+        assert_eq!(run.code, 2, "{constraints}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{constraints}: {}", run.stderr);
+        assert!(!Path::new(&model).exists(), "no model for refused constraints");
+    }
+}
