@@ -137,6 +137,11 @@ pub struct InspectArgs {
     /// Write the detected (or given) metadata to this JSON file
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Look for rules the data always follows (ordered columns, columns that determine others,
+    /// sums and products, non-negative and unique columns) and suggest them as constraints;
+    /// with `--output` they are written into the metadata's `constraints`, to edit
+    #[arg(long)]
+    pub suggest_constraints: bool,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]

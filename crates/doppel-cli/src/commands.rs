@@ -66,6 +66,8 @@ fn load(data: &Path, args: &ReadArgs) -> Result<Loaded> {
             let text = std::fs::read_to_string(path).map_err(|e| doppel_core::Error::io(path, e))?;
             let metadata = Metadata::from_json(&text, &path.display().to_string())?;
             metadata.check_against(&table, &data.display().to_string())?;
+            doppel_core::constraint::check_definitions(&metadata.constraints, &metadata)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             (metadata, None)
         }
         None => {
@@ -223,8 +225,36 @@ fn inspect(args: InspectArgs) -> Result<()> {
     let (engine, reason) = doppel_synth::choose_engine(loaded.table.n_rows());
     writeln!(out)?;
     writeln!(out, "engine: {}, {reason} (`--engine` overrides)", engine.name())?;
+    let mut metadata = loaded.metadata.clone();
+    if !metadata.constraints.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "constraints (from the metadata; every sampled row meets them):")?;
+        for constraint in &metadata.constraints {
+            writeln!(out, "  {}", constraint.describe())?;
+        }
+    }
+    if args.suggest_constraints {
+        let suggestions = doppel_core::constraint::suggest(&loaded.table, &loaded.metadata);
+        writeln!(out)?;
+        if suggestions.is_empty() {
+            writeln!(out, "suggested constraints: none found")?;
+        } else {
+            let how = if args.output.is_some() {
+                "written into the metadata's `constraints`: delete the ones that are not rules"
+            } else {
+                "add the ones that are rules to the metadata's `constraints`; `--output` writes them there"
+            };
+            writeln!(out, "suggested constraints ({how}):")?;
+            for suggestion in suggestions {
+                writeln!(out, "  {}: {}", suggestion.constraint.describe(), suggestion.reason)?;
+                if !metadata.constraints.contains(&suggestion.constraint) {
+                    metadata.constraints.push(suggestion.constraint);
+                }
+            }
+        }
+    }
     if let Some(output) = &args.output {
-        write_text_atomically(output, &(loaded.metadata.to_json() + "\n"), args.common.force)?;
+        write_text_atomically(output, &(metadata.to_json() + "\n"), args.common.force)?;
         if !args.common.quiet {
             eprintln!("wrote metadata to {} (edit it and pass it back with `--metadata`)", output.display());
         }

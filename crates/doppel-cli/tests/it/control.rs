@@ -384,3 +384,25 @@ fn bad_constraints_are_clear_errors() {
         assert!(!Path::new(&model).exists(), "no model for refused constraints");
     }
 }
+
+#[test]
+fn suggested_constraints_are_written_and_then_met() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let weather = crate::datasets().join("nycflights13/weather.csv");
+    let weather = weather.to_str().expect("utf-8");
+    let meta = path_in(&dir, "weather.meta.json");
+    let run = doppel_ok(&["inspect", weather, "--suggest-constraints", "-o", &meta]);
+    assert!(run.stdout.contains("`temp >= dewp`: `temp` >= `dewp` on all 26114 rows"), "{}", run.stdout);
+    let model = path_in(&dir, "weather.doppel");
+    doppel_ok(&["fit", weather, "--metadata", &meta, "-o", &model, "--quiet"]);
+    let inspect = doppel_ok(&["inspect", weather, "--metadata", &meta]);
+    assert!(inspect.stdout.contains("constraints (from the metadata; every sampled row meets them):"));
+    let out = path_in(&dir, "out.csv");
+    doppel_ok(&["sample", &model, "-n", "50000", "-o", &out, "--quiet"]);
+    let table = cells(&out);
+    let (temp, dewp) = (numbers(&table, "temp"), numbers(&table, "dewp"));
+    assert!((0..table.n_rows()).all(|r| match (temp[r], dewp[r]) {
+        (Some(t), Some(d)) => t >= d,
+        _ => true,
+    }));
+}
