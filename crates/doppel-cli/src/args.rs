@@ -39,7 +39,7 @@ pub enum Command {
     Fit(FitArgs),
     /// Sample rows from a model file
     #[command(
-        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4\n  doppel sample model.doppel -n 5000 -o seniors.csv --where region=south --where age>=65\n  doppel sample model.doppel -n 10000 -o balanced.csv --rebalance churn=yes:0.5\n  doppel sample model.doppel -n 10000 -o fair.csv --fair sex --target income=high\n  doppel sample model.doppel -o completed.csv --complete partial-rows.csv"
+        after_help = "Examples:\n  doppel sample model.doppel -n 10000 -o synthetic.csv --seed 1\n  doppel sample model.doppel -n 10000000 -o synthetic.parquet --threads 2\n  doppel sample model.doppel -n 10000 -o part1.csv --seed 1 --shard 1/4\n  doppel sample model.doppel -n 5000 -o seniors.csv --where region=south --where \"age>=65\"\n  doppel sample model.doppel -n 10000 -o balanced.csv --rebalance churn=yes:0.5\n  doppel sample model.doppel -n 10000 -o fair.csv --fair sex --target income=high\n  doppel sample model.doppel -o completed.csv --complete partial-rows.csv"
     )]
     Sample(SampleArgs),
     /// Fit and sample in one go (the main job)

@@ -15,9 +15,9 @@
 //! never a training row: a value the model can produce is a category or a bin of the transforms,
 //! which already leave rare categories and extreme values out.
 //!
-//! Conditioning on any subset of variables uses sequential importance resampling: conditioned
-//! variables are set instead of drawn, each row is weighted by the likelihood of the set codes under
-//! the chain, and rows are resampled by weight (see [`SequentialTreesModel::sample_rows_conditional`]).
+//! Conditioning (see [`crate::control`]) restricts variables to the codes a condition allows:
+//! the chain draws a restricted variable from its leaf's allowed codes and weights the row by the
+//! allowed mass (sequential importance sampling, [`SequentialTreesModel::sample_candidates`]).
 
 use std::sync::Arc;
 use std::time::Instant;
