@@ -1324,6 +1324,14 @@ fn read_keys(data: &ColumnData, kind: &ColumnKind) -> Vec<Option<String>> {
 /// A cell as the user would recognise it in messages: text as written, dates and datetimes in
 /// the column's pattern, other values in their canonical form.
 fn display_cell(data: &ColumnData, row: usize, kind: &ColumnKind) -> String {
+    // Messages go to logs: the values of personal data, keys and free text never do.
+    if let ColumnKind::Pii { .. } | ColumnKind::Identifier { .. } | ColumnKind::Text = kind {
+        return if data.is_null(row) {
+            "(missing)".into()
+        } else {
+            "(withheld: a personal, key or free-text value)".into()
+        };
+    }
     if let ColumnData::Text(_) | ColumnData::Category(..) = data {
         return data.text_at(row).map_or_else(|| "(missing)".into(), Cow::into_owned);
     }

@@ -104,3 +104,97 @@ fn public_datasets_leak_no_key_or_rare_category() {
         assert!(!emitted.contains(clinic), "rare clinic `{clinic}` was emitted");
     }
 }
+
+/// A table with personal data: emails, phones, names, keys and free text.
+fn personal_csv(dir: &tempfile::TempDir) -> (String, Vec<String>) {
+    let path = path_in(dir, "people.csv");
+    let mut text = String::from("customer_code,email,phone,full_name,notes,plan,age,spend\n");
+    let mut secrets = Vec::new();
+    for i in 0..800 {
+        let (code, email, phone) = (
+            format!("CU-{:07}", 3_000_017 + i * 41),
+            format!("ottilie.varga{i}@wexample.org"),
+            format!("(415) 55{:01}-{:04}", i % 10, 1000 + i),
+        );
+        let (name, note) =
+            (format!("Ottilie Varga{i}"), format!("called about invoice {} and asked for a refund", 70_000 + i * 3));
+        text.push_str(&format!(
+            "{code},{email},{phone},{name},{note},{},{},{}.{:02}\n",
+            ["basic", "plus", "pro"][i % 3],
+            20 + (i * 7) % 50,
+            100 + (i * 37) % 900,
+            i % 100
+        ));
+        secrets.extend([code, email, phone, name, note]);
+    }
+    std::fs::write(&path, text).expect("writes");
+    (path, secrets)
+}
+
+/// Every engine, every artefact (model file, output, manifest, logs, the evaluation and its
+/// report, the error output of failing runs): no personal, key or free-text value of the
+/// training data appears in any of them.
+#[test]
+fn no_training_value_reaches_any_artefact_of_any_engine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (data, secrets) = personal_csv(&dir);
+    let mut artefacts: Vec<(String, String)> = Vec::new();
+    for engine in ["tree", "copula"] {
+        let model = path_in(&dir, &format!("{engine}.doppel"));
+        let output = path_in(&dir, &format!("{engine}.csv"));
+        let fit = crate::doppel(&["fit", &data, "-o", &model, "--engine", engine]);
+        assert_eq!(fit.code, 0, "{}", fit.stderr);
+        let sample = crate::doppel(&["sample", &model, "-n", "2000", "-o", &output, "--where", "plan=pro"]);
+        assert_eq!(sample.code, 0, "{}", sample.stderr);
+        let (json, html) = (path_in(&dir, &format!("{engine}.json")), path_in(&dir, &format!("{engine}.html")));
+        let evaluate = crate::doppel(&[
+            "evaluate",
+            "--real",
+            &data,
+            "--synthetic",
+            &output,
+            "-o",
+            &json,
+            "--html",
+            &html,
+            "--privacy-rows",
+            "300",
+            "--detection-rows",
+            "300",
+        ]);
+        assert_eq!(evaluate.code, 0, "{}", evaluate.stderr);
+        for (name, path) in [("model", &model), ("output", &output), ("evaluation", &json), ("report", &html)] {
+            artefacts.push((format!("{engine} {name}"), std::fs::read_to_string(path).expect("artefact")));
+        }
+        artefacts.push((
+            format!("{engine} manifest"),
+            std::fs::read_to_string(format!("{output}.manifest.json")).expect("manifest"),
+        ));
+        for (name, run) in [("fit", &fit), ("sample", &sample), ("evaluate", &evaluate)] {
+            artefacts.push((format!("{engine} {name} log"), format!("{}{}", run.stdout, run.stderr)));
+        }
+    }
+    // Failing runs: constraints the training data breaks, on personal and key columns.
+    let meta = path_in(&dir, "people.meta.json");
+    doppel_ok(&["inspect", &data, "-o", &meta, "--quiet"]);
+    let mut metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).expect("metadata")).expect("json");
+    for (rule, column) in [
+        (serde_json::json!({ "type": "regex", "column": "email", "pattern": "[a-z]+@example\\.com" }), "email"),
+        (serde_json::json!({ "type": "regex", "column": "customer_code", "pattern": "X[0-9]+" }), "customer_code"),
+        (serde_json::json!({ "type": "regex", "column": "notes", "pattern": "[0-9]+" }), "notes"),
+    ] {
+        metadata["constraints"] = serde_json::json!([rule]);
+        std::fs::write(&meta, serde_json::to_string(&metadata).expect("json")).expect("written");
+        let run = crate::doppel(&["fit", &data, "--metadata", &meta, "-o", &path_in(&dir, "refused.doppel")]);
+        assert_eq!(run.code, 2, "{column}: {}", run.stderr);
+        assert!(run.stderr.contains("row 1") && run.stderr.contains(column), "{}", run.stderr);
+        artefacts.push((format!("failing fit ({column})"), run.stderr));
+    }
+    for (name, text) in &artefacts {
+        for secret in &secrets {
+            assert!(!text.contains(secret.as_str()), "`{secret}` of the training data is in the {name}");
+        }
+        assert!(!text.contains("Ottilie") && !text.contains("wexample.org"), "a real name or domain is in the {name}");
+    }
+}
