@@ -75,6 +75,12 @@ pub enum Command {
         after_help = "Example:\n  doppel mix --real real.jsonl --synthetic dialogues.jsonl --ratio 0.3 -o train.jsonl --dedupe"
     )]
     Mix(MixArgs),
+    /// Replace the personal data of a table and keep everything else: consistent fake values,
+    /// fresh keys, redacted free text, or keyed pseudonyms
+    #[command(
+        after_help = "Examples:\n  doppel anonymize customers.csv -o customers.anon.csv\n  DOPPEL_SECRET=... doppel anonymize customers.csv -o out.parquet --pseudonymize email --secret-env DOPPEL_SECRET"
+    )]
+    Anonymize(AnonymizeArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -365,6 +371,31 @@ pub struct MixArgs {
     /// The similarity at which `--dedupe` counts two dialogues as near-duplicates
     #[arg(long, value_name = "SIMILARITY", default_value_t = 0.8)]
     pub near_duplicate_threshold: f64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizeArgs {
+    /// The table
+    pub data: PathBuf,
+    /// Where to write the anonymized table: .csv, .tsv, .parquet, .jsonl
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace this column's values by keyed pseudonyms (HMAC-SHA256 with the secret of
+    /// `--secret-env`): the same value and key always give the same pseudonym, across tables and
+    /// runs; repeat for several columns
+    #[arg(long, value_name = "COLUMN")]
+    pub pseudonymize: Vec<String>,
+    /// The environment variable that holds the secret key for `--pseudonymize` (never a file or
+    /// an argument, so it stays out of shell history)
+    #[arg(long, value_name = "VAR")]
+    pub secret_env: Option<String>,
+    /// The seed of the fake values (the same seed maps a value to the same fake value)
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub read: ReadArgs,
     #[command(flatten)]
     pub common: CommonArgs,
 }

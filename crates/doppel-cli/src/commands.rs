@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => crate::evaluate::report(args),
         Command::ChatReport(args) => crate::chat_tools::chat_report(args),
         Command::Mix(args) => crate::chat_tools::mix_command(args),
+        Command::Anonymize(args) => crate::anonymize::anonymize(args),
     }
 }
 
@@ -49,15 +50,15 @@ pub(crate) fn read_options(args: &ReadArgs) -> Result<ReadOptions> {
     Ok(ReadOptions { null_values, delimiter })
 }
 
-struct Loaded {
-    table: Table,
-    metadata: Metadata,
+pub(crate) struct Loaded {
+    pub(crate) table: Table,
+    pub(crate) metadata: Metadata,
     profiles: Option<Vec<ColumnProfile>>,
-    fingerprint: String,
+    pub(crate) fingerprint: String,
     read_seconds: f64,
 }
 
-fn load(data: &Path, args: &ReadArgs) -> Result<Loaded> {
+pub(crate) fn load(data: &Path, args: &ReadArgs) -> Result<Loaded> {
     let started = Instant::now();
     let table = read_table(data, &read_options(args)?)?;
     let fingerprint = manifest::fingerprint_file(data).with_context(|| format!("cannot read {}", data.display()))?;

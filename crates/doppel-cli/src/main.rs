@@ -3,6 +3,7 @@
 
 #![expect(clippy::print_stderr, reason = "the CLI is where doppel talks to the terminal")]
 
+mod anonymize;
 mod args;
 mod chat;
 mod chat_tools;

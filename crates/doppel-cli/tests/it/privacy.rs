@@ -198,3 +198,96 @@ fn no_training_value_reaches_any_artefact_of_any_engine() {
         assert!(!text.contains("Ottilie") && !text.contains("wexample.org"), "a real name or domain is in the {name}");
     }
 }
+
+#[test]
+fn anonymize_replaces_personal_data_consistently_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = path_in(&dir, "contacts.csv");
+    let mut text = String::from("contact_id,full_name,email,notes,plan,spend\n");
+    for i in 0..300 {
+        let j = i % 150; // every person twice
+        text.push_str(&format!(
+            "K-{:05},Ottilie Varga{j},ottilie{j}@wexample.org,\"Ottilie Varga{j} wrote from ottilie{j}@wexample.org, call back on (415) 555-{:04}\",{},{}\n",
+            10_000 + i * 3,
+            1000 + j,
+            ["basic", "pro"][i % 2],
+            i * 7
+        ));
+    }
+    std::fs::write(&data, &text).expect("written");
+    let out = path_in(&dir, "anon.csv");
+    let run = doppel_ok(&["anonymize", &data, "-o", &out]);
+    assert!(run.stderr.contains("full_name: consistent fake values"), "{}", run.stderr);
+    let (real, anon) = (
+        read_table(data.as_ref(), &ReadOptions::default()).expect("reads"),
+        read_table(out.as_ref(), &ReadOptions::default()).expect("reads"),
+    );
+    let cell =
+        |t: &doppel_core::Table, c: &str, r: usize| t.column(c).expect("c").data.text_at(r).expect("v").into_owned();
+    let output_text = std::fs::read_to_string(&out).expect("output");
+    let manifest = std::fs::read_to_string(format!("{out}.manifest.json")).expect("manifest");
+    for needle in ["Ottilie", "wexample.org", "(415) 555-"] {
+        assert!(!output_text.contains(needle) && !manifest.contains(needle), "`{needle}` survived");
+    }
+    let mut mapping = std::collections::HashMap::new();
+    for row in 0..real.n_rows() {
+        for column in ["contact_id", "full_name", "email"] {
+            let (from, to) = (cell(&real, column, row), cell(&anon, column, row));
+            assert_ne!(from, to);
+            let previous = mapping.insert((column, from.clone()), to.clone());
+            assert!(previous.is_none_or(|p| p == to), "`{column}` maps one value to two");
+        }
+        // The notes keep their text, with the person's own fakes inside.
+        let notes = cell(&anon, "notes", row);
+        assert!(notes.starts_with(&cell(&anon, "full_name", row)), "{notes}");
+        assert!(notes.contains(&cell(&anon, "email", row)), "{notes}");
+        for column in ["plan", "spend"] {
+            assert_eq!(cell(&real, column, row), cell(&anon, column, row), "{column} changed");
+        }
+    }
+    let fakes: HashSet<&String> = mapping.iter().filter(|((c, _), _)| *c == "email").map(|(_, v)| v).collect();
+    assert_eq!(fakes.len(), 150, "two people share a fake email");
+    let real_keys: HashSet<String> = (0..real.n_rows()).map(|r| cell(&real, "contact_id", r)).collect();
+    assert!((0..anon.n_rows()).all(|r| !real_keys.contains(&cell(&anon, "contact_id", r))), "a real key survived");
+
+    // Keyed pseudonyms: stable for a key, different under another; the key must be given.
+    let keyed = |key: &str, name: &str| {
+        let out = path_in(&dir, name);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_doppel"))
+            .args([
+                "anonymize",
+                &data,
+                "-o",
+                &out,
+                "--pseudonymize",
+                "email",
+                "--secret-env",
+                "DOPPEL_TEST_KEY",
+                "--quiet",
+            ])
+            .env("DOPPEL_TEST_KEY", key)
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let table = read_table(out.as_ref(), &ReadOptions::default()).expect("reads");
+        cell(&table, "email", 0)
+    };
+    let (first, again, other) = (keyed("k1", "a.csv"), keyed("k1", "b.csv"), keyed("k2", "c.csv"));
+    assert_eq!(first, again);
+    assert_ne!(first, other);
+    assert_eq!(first.len(), 32);
+    let run = crate::doppel(&["anonymize", &data, "-o", &path_in(&dir, "d.csv"), "--pseudonymize", "email"]);
+    assert!(run.code == 2 && run.stderr.contains("needs a secret key"), "{}", run.stderr);
+    let run = crate::doppel(&[
+        "anonymize",
+        &data,
+        "-o",
+        &path_in(&dir, "d.csv"),
+        "--pseudonymize",
+        "email",
+        "--secret-env",
+        "DOPPEL_UNSET_VAR_X",
+    ]);
+    assert!(run.code == 2 && run.stderr.contains("`DOPPEL_UNSET_VAR_X` is not set"), "{}", run.stderr);
+    assert!(!std::path::Path::new(&path_in(&dir, "d.csv")).exists());
+}

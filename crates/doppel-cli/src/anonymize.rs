@@ -1,0 +1,408 @@
+//! `doppel anonymize`: the personal data of a table replaced, everything else kept as it is.
+//!
+//! - Personal-data columns (names, emails, phones, ...) get fake values of the same kind and
+//!   format, consistently: a value maps to the same fake value wherever it occurs (so joins on it
+//!   still work), two different values never to the same one, and the mapping follows only from
+//!   the value, the column and `--seed`.
+//! - Identifier columns get fresh keys in the source's format, consistently too.
+//! - Free-text and text category columns keep their text with the personal data inside it
+//!   replaced: emails, phone
+//!   numbers, US social security numbers, card numbers (Luhn-valid), IP addresses, and the values
+//!   of the table's own personal-data columns.
+//! - `--pseudonymize COLUMN` replaces a column by keyed pseudonyms, HMAC-SHA256 with a secret key
+//!   read from an environment variable: stable across tables and runs for the same key.
+//!
+//! Nothing is written until the whole table is done (a temporary file, then renamed), and the
+//! manifest beside it says what was done to each column, with no value and no key in it.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use regex::Regex;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use doppel_core::rng::{mix64, stream_id};
+use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, Table, stream_rng};
+use doppel_io::open_sink;
+use doppel_transform::{FitSettings, TransformState};
+
+use crate::args::AnonymizeArgs;
+use crate::commands::{check_output, load, write_text_atomically};
+use crate::manifest;
+
+/// What was done to one column, for the manifest.
+#[derive(Debug, Serialize)]
+struct ColumnAction {
+    column: String,
+    action: String,
+    /// Distinct values replaced (cells, for free text).
+    replaced: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct AnonymizeManifest {
+    format: &'static str,
+    version: u32,
+    doppel_version: &'static str,
+    command: &'static str,
+    created_at: String,
+    input: String,
+    input_fingerprint: String,
+    output: String,
+    rows: usize,
+    seed: u64,
+    columns: Vec<ColumnAction>,
+}
+
+pub fn anonymize(args: AnonymizeArgs) -> Result<()> {
+    let started = Instant::now();
+    check_output(&args.output, &[&args.data], &args.common)?;
+    let secret = match (&args.secret_env, args.pseudonymize.is_empty()) {
+        (_, true) => None,
+        (None, false) => bail!(
+            "`--pseudonymize` needs a secret key: name the environment variable that holds it with `--secret-env VAR`"
+        ),
+        (Some(var), false) => match std::env::var(var) {
+            Ok(secret) if !secret.is_empty() => Some(secret.into_bytes()),
+            _ => bail!(
+                "`--secret-env {var}`: the environment variable `{var}` is not set or empty; keyed pseudonyms need a \
+                 secret key (for example 32 random bytes, hex-encoded)"
+            ),
+        },
+    };
+    let loaded = load(&args.data, &args.read)?;
+    let (table, metadata) = (&loaded.table, &loaded.metadata);
+    for column in &args.pseudonymize {
+        if metadata.column(column).is_none() {
+            bail!(
+                "`--pseudonymize {column}`: the data has no column `{column}`; its columns are {}",
+                metadata.columns.iter().map(|c| format!("`{}`", c.name)).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    // Values of the table's own personal columns, to find inside free text too.
+    let mut known: HashMap<String, String> = HashMap::new();
+    let mut columns = Vec::with_capacity(table.n_columns());
+    let mut actions = Vec::new();
+    let mut free_text = Vec::new();
+    for (index, column) in table.columns().iter().enumerate() {
+        let meta = metadata.column(&column.name).expect("invariant: the metadata matches the table");
+        let pseudonymize = args.pseudonymize.contains(&column.name);
+        let (replaced, action) = match (&meta.kind, &secret) {
+            (_, Some(secret)) if pseudonymize => {
+                let (column, n) = map_values(column, |value, _| Ok(pseudonym(secret, &meta.name, value)))?;
+                (Some(column), format!("keyed pseudonyms (HMAC-SHA256), {n} distinct values"))
+            }
+            (ColumnKind::Pii { .. }, _) => {
+                let (mapped, n) = fake_values(column, meta, args.seed)?;
+                collect_known(column, &mapped, &mut known);
+                (Some(mapped), format!("consistent fake values ({}), {n} distinct values", meta.kind.name()))
+            }
+            (ColumnKind::Identifier { .. }, _) => {
+                let (mapped, n) = fresh_keys(column, meta, args.seed)?;
+                (Some(mapped), format!("fresh keys in the same format, {n} distinct values"))
+            }
+            (ColumnKind::Text | ColumnKind::Categorical { storage: doppel_core::Storage::Text }, _) => {
+                free_text.push(index);
+                (None, String::new())
+            }
+            _ => (None, String::new()),
+        };
+        if let Some(mapped) = replaced {
+            let replaced = distinct_count(column);
+            actions.push(ColumnAction { column: column.name.clone(), action, replaced });
+            columns.push(mapped);
+        } else {
+            columns.push(column.clone());
+        }
+    }
+    let redactor = Redactor::new(known, args.seed);
+    for index in free_text {
+        let (redacted, cells) = redactor.redact_column(&columns[index]);
+        if cells == 0 {
+            continue;
+        }
+        actions.push(ColumnAction {
+            column: columns[index].name.clone(),
+            action: "free text with the personal data inside it replaced".into(),
+            replaced: cells,
+        });
+        columns[index] = redacted;
+    }
+    actions.sort_by_key(|a| table.columns().iter().position(|c| c.name == a.column));
+    let output = Table::try_new(columns)?;
+    let mut sink = open_sink(&args.output, args.common.force, &output.slice(0, 0))?;
+    let encoded = sink.encoder().encode(&output, 0)?;
+    sink.write_encoded(encoded)?;
+    sink.finish()?;
+    let manifest = AnonymizeManifest {
+        format: manifest::MANIFEST_FORMAT,
+        version: 1,
+        doppel_version: env!("CARGO_PKG_VERSION"),
+        command: "anonymize",
+        created_at: manifest::now(),
+        input: args.data.display().to_string(),
+        input_fingerprint: loaded.fingerprint.clone(),
+        output: args.output.display().to_string(),
+        rows: output.n_rows(),
+        seed: args.seed,
+        columns: actions,
+    };
+    let manifest_path = manifest::path_for(&args.output);
+    write_text_atomically(&manifest_path, &(serde_json::to_string_pretty(&manifest)? + "\n"), true)?;
+    if !args.common.quiet {
+        let mut stderr = std::io::stderr().lock();
+        for action in &manifest.columns {
+            let _ = writeln!(stderr, "{}: {} ({} replaced)", action.column, action.action, action.replaced);
+        }
+        if manifest.columns.is_empty() {
+            let _ = writeln!(stderr, "no personal data found: the output equals the input (check `doppel inspect`)");
+        }
+        let _ = writeln!(
+            stderr,
+            "wrote {} rows to {} in {:.2}s; what was done in {}",
+            output.n_rows(),
+            args.output.display(),
+            started.elapsed().as_secs_f64(),
+            manifest_path.display()
+        );
+    }
+    Ok(())
+}
+
+fn distinct_count(column: &Column) -> usize {
+    (0..column.data.len()).filter_map(|r| column.data.text_at(r)).collect::<HashSet<_>>().len()
+}
+
+/// A column with every present value replaced by `map(value, its rank among distinct values)`,
+/// the same value always by the same replacement; and the number of distinct values.
+fn map_values(column: &Column, mut map: impl FnMut(&str, usize) -> Result<String>) -> Result<(Column, usize)> {
+    let mut mapping: HashMap<String, String> = HashMap::new();
+    let mut values = Vec::with_capacity(column.data.len());
+    for row in 0..column.data.len() {
+        values.push(match column.data.text_at(row) {
+            None => None,
+            Some(value) => {
+                if !mapping.contains_key(value.as_ref()) {
+                    let replacement = map(&value, mapping.len())?;
+                    mapping.insert(value.to_string(), replacement);
+                }
+                Some(mapping[value.as_ref()].clone())
+            }
+        });
+    }
+    Ok((Column::new(column.name.clone(), ColumnData::Text(values)), mapping.len()))
+}
+
+/// Fake values of the column's kind, one per distinct value, drawn from a stream keyed by the
+/// value itself (so the mapping does not depend on row order) and redrawn on a clash.
+fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column, usize)> {
+    let transform = TransformState::fit(column, meta, &FitSettings::default(), &mut Vec::new())?;
+    let mut used: HashSet<String> = HashSet::new();
+    let originals: HashSet<String> =
+        (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|v| v.into_owned()).collect();
+    map_values(column, |value, _| {
+        for attempt in 0u64..1000 {
+            let key = mix64(mix64(seed, stream_id(&meta.name)), mix64(stream_id(value), attempt));
+            let mut rng = stream_rng(key, 0xfa4e);
+            let fake = transform.generate(0, 1, &mut rng).data.text_at(0).map(|t| t.into_owned());
+            if let Some(fake) = fake
+                && !used.contains(&fake)
+                && !originals.contains(&fake)
+            {
+                used.insert(fake.clone());
+                return Ok(fake);
+            }
+        }
+        bail!("column `{}`: could not find a fresh fake value after 1000 tries", meta.name)
+    })
+}
+
+/// Fresh keys in the column's format, numbered by first occurrence.
+fn fresh_keys(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column, usize)> {
+    let transform = TransformState::fit(column, meta, &FitSettings::default(), &mut Vec::new())?;
+    let mut rng = stream_rng(seed, stream_id(&meta.name));
+    let n = distinct_count(column);
+    let keys = transform.generate(0, n, &mut rng);
+    map_values(column, |_, rank| Ok(keys.data.text_at(rank).map(|k| k.into_owned()).unwrap_or_default()))
+}
+
+fn collect_known(original: &Column, mapped: &Column, known: &mut HashMap<String, String>) {
+    for row in 0..original.data.len() {
+        if let (Some(from), Some(to)) = (original.data.text_at(row), mapped.data.text_at(row))
+            && from.chars().count() >= 3
+        {
+            known.insert(from.into_owned(), to.into_owned());
+        }
+    }
+}
+
+/// HMAC-SHA256 of `value` under `secret` (RFC 2104), as 32 hex digits (the first 16 bytes); the
+/// column's name is mixed in so that equal values of different columns do not link.
+fn pseudonym(secret: &[u8], column: &str, value: &str) -> String {
+    let mac = hmac_sha256(secret, format!("{column}\u{0}{value}").as_bytes());
+    mac[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+}
+
+/// Finds personal data inside free text and replaces it, consistently.
+struct Redactor {
+    patterns: Vec<(&'static str, Regex)>,
+    known: Option<(Regex, HashMap<String, String>)>,
+    seed: u64,
+}
+
+impl Redactor {
+    fn new(known: HashMap<String, String>, seed: u64) -> Redactor {
+        let pattern = |text: &str| Regex::new(text).expect("invariant: the built-in patterns compile");
+        let patterns = vec![
+            ("email", pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
+            ("card", pattern(r"\b(?:\d[ -]?){12,18}\d\b")),
+            ("ssn", pattern(r"\b\d{3}-\d{2}-\d{4}\b")),
+            ("phone", pattern(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]?\d{3}[ .-]?\d{4}\b")),
+            ("ip", pattern(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
+        ];
+        // Too many values for one pattern (beyond 1 GiB compiled) leave only the built-in patterns.
+        let known = (!known.is_empty()).then(|| {
+            // Longest first, so that a full name wins over a part of it.
+            let mut values: Vec<&String> = known.keys().collect();
+            values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+            let alternation = values.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
+            let regex = regex::RegexBuilder::new(&format!(r"\b(?:{alternation})\b")).size_limit(1 << 30).build();
+            regex.ok().map(|regex| (regex, known))
+        });
+        Redactor { patterns, known: known.flatten(), seed }
+    }
+
+    /// A stand-in for a found value of `kind`, the same for the same value.
+    fn stand_in(&self, kind: &str, value: &str) -> String {
+        let mut hash = mix64(self.seed, stream_id(value));
+        let mut digits = || {
+            hash = mix64(hash, 0xd161);
+            char::from(b'0' + (hash % 10) as u8)
+        };
+        match kind {
+            "email" => format!("user{:06}@example.com", mix64(self.seed, stream_id(value)) % 1_000_000),
+            "ip" => format!("192.0.2.{}", mix64(self.seed, stream_id(value)) % 254 + 1),
+            // Digits become other digits, the layout stays: `(555) 010-4477`, `900-12-3456`.
+            _ => {
+                let mut out: String = value.chars().map(|c| if c.is_ascii_digit() { digits() } else { c }).collect();
+                if kind == "ssn" {
+                    out.replace_range(0..1, "9"); // area 9xx is never issued
+                }
+                out
+            }
+        }
+    }
+
+    fn redact(&self, text: &str) -> (String, bool) {
+        let mut result = text.to_string();
+        // Patterns first (a value of the table's own columns gets that column's fake), then the
+        // remaining values of the table's personal columns (names).
+        let known = self.known.as_ref().map(|(_, known)| known);
+        for (kind, regex) in &self.patterns {
+            result = regex
+                .replace_all(&result, |c: &regex::Captures<'_>| {
+                    let found = &c[0];
+                    if let Some(fake) = known.and_then(|k| k.get(found)) {
+                        fake.clone()
+                    } else if *kind == "card" && !luhn(found) {
+                        found.to_string()
+                    } else {
+                        self.stand_in(kind, found)
+                    }
+                })
+                .into_owned();
+        }
+        if let Some((regex, known)) = &self.known {
+            result = regex.replace_all(&result, |c: &regex::Captures<'_>| known[&c[0]].clone()).into_owned();
+        }
+        let changed = result != text;
+        (result, changed)
+    }
+
+    fn redact_column(&self, column: &Column) -> (Column, usize) {
+        let mut cells = 0;
+        let values = (0..column.data.len())
+            .map(|row| {
+                column.data.text_at(row).map(|text| {
+                    let (redacted, changed) = self.redact(&text);
+                    cells += usize::from(changed);
+                    redacted
+                })
+            })
+            .collect();
+        (Column::new(column.name.clone(), ColumnData::Text(values)), cells)
+    }
+}
+
+/// Whether the digits of `text` pass the Luhn checksum.
+fn luhn(text: &str) -> bool {
+    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .sum();
+    digits.len() >= 13 && sum.is_multiple_of(10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        let long_key = [0xaau8; 131];
+        let mac = hmac_sha256(&long_key, b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
+
+    #[test]
+    fn free_text_is_redacted_consistently() {
+        let known = HashMap::from([("Ada Lovelace".to_string(), "Mary Smith".to_string())]);
+        let redactor = Redactor::new(known, 1);
+        let (text, changed) = redactor.redact(
+            "Ada Lovelace (ada@math.org, 555-123-4567, card 4111 1111 1111 1111, ssn 123-45-6789) from 10.0.0.7",
+        );
+        assert!(changed);
+        for secret in ["Ada", "ada@math.org", "555-123-4567", "4111 1111 1111 1111", "123-45-6789", "10.0.0.7"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.starts_with("Mary Smith ("), "{text}");
+        assert_eq!(
+            redactor.redact("mail ada@math.org").0,
+            redactor.redact("write to ada@math.org").0.replace("write to", "mail")
+        );
+        // An order number is not a card: no Luhn checksum.
+        assert_eq!(redactor.redact("order 1234567890123").0, "order 1234567890123");
+        assert!(luhn("4111 1111 1111 1111") && !luhn("4111 1111 1111 1112"));
+    }
+
+    #[test]
+    fn pseudonyms_are_keyed_and_stable() {
+        assert_eq!(pseudonym(b"k", "email", "a@b.c"), pseudonym(b"k", "email", "a@b.c"));
+        assert_ne!(pseudonym(b"k", "email", "a@b.c"), pseudonym(b"other", "email", "a@b.c"));
+        assert_ne!(pseudonym(b"k", "email", "a@b.c"), pseudonym(b"k", "contact", "a@b.c"));
+        assert_eq!(pseudonym(b"k", "email", "a@b.c").len(), 32);
+    }
+}
