@@ -2,8 +2,9 @@
 //!
 //! - Personal-data columns (names, emails, phones, ...) get fake values of the same kind and
 //!   format, consistently: a value maps to the same fake value wherever it occurs (so joins on it
-//!   still work), two different values never to the same one, and the mapping follows only from
-//!   the value, the column and `--seed`.
+//!   still work), two different values never to the same one (names excepted: people share
+//!   names), no fake equals a real value of the column, and the mapping follows only from the
+//!   value, the column and `--seed`.
 //! - Identifier columns get fresh keys in the source's format, consistently too.
 //! - Free-text and text category columns keep their text with the personal data inside it
 //!   replaced: emails, phone
@@ -25,7 +26,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use doppel_core::rng::{mix64, stream_id};
-use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, Table, stream_rng};
+use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, PiiKind, Table, stream_rng};
 use doppel_io::open_sink;
 use doppel_transform::{FitSettings, TransformState};
 
@@ -106,7 +107,7 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<()> {
                 (Some(mapped), format!("fresh keys in the same format, {n} distinct values"))
             }
             (ColumnKind::Text | ColumnKind::Categorical { storage: doppel_core::Storage::Text }, _) => {
-                free_text.push(index);
+                free_text.push((index, matches!(meta.kind, ColumnKind::Text)));
                 (None, String::new())
             }
             _ => (None, String::new()),
@@ -120,8 +121,8 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<()> {
         }
     }
     let redactor = Redactor::new(known, args.seed);
-    for index in free_text {
-        let (redacted, cells) = redactor.redact_column(&columns[index]);
+    for (index, prose) in free_text {
+        let (redacted, cells) = redactor.redact_column(&columns[index], prose);
         if cells == 0 {
             continue;
         }
@@ -194,6 +195,14 @@ fn map_values(column: &Column, mut map: impl FnMut(&str, usize) -> Result<String
             }
         });
     }
+    // Integer keys stay integers (a Parquet int64 column stays one).
+    if let ColumnData::Int(_) = column.data {
+        let numbers: Option<Vec<Option<i64>>> =
+            values.iter().map(|v| v.as_ref().map_or(Some(None), |v| v.parse().ok().map(Some))).collect();
+        if let Some(numbers) = numbers {
+            return Ok((Column::new(column.name.clone(), ColumnData::Int(numbers)), mapping.len()));
+        }
+    }
     Ok((Column::new(column.name.clone(), ColumnData::Text(values)), mapping.len()))
 }
 
@@ -201,6 +210,10 @@ fn map_values(column: &Column, mut map: impl FnMut(&str, usize) -> Result<String
 /// value itself (so the mapping does not depend on row order) and redrawn on a clash.
 fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column, usize)> {
     let transform = TransformState::fit(column, meta, &FitSettings::default(), &mut Vec::new())?;
+    // Names repeat in real life, and the name lists are shorter than many columns: two people may
+    // share a fake name. Other kinds (emails, phones, ...) are keys people are joined on: never.
+    let injective =
+        !matches!(meta.kind, ColumnKind::Pii { kind: PiiKind::FirstName | PiiKind::LastName | PiiKind::PersonName });
     let mut used: HashSet<String> = HashSet::new();
     let originals: HashSet<String> =
         (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|v| v.into_owned()).collect();
@@ -210,7 +223,7 @@ fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column,
             let mut rng = stream_rng(key, 0xfa4e);
             let fake = transform.generate(0, 1, &mut rng).data.text_at(0).map(|t| t.into_owned());
             if let Some(fake) = fake
-                && !used.contains(&fake)
+                && !(injective && used.contains(&fake))
                 && !originals.contains(&fake)
             {
                 used.insert(fake.clone());
@@ -262,7 +275,13 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// Finds personal data inside free text and replaces it, consistently.
 struct Redactor {
     patterns: Vec<(&'static str, Regex)>,
-    known: Option<(Regex, HashMap<String, String>)>,
+    /// The table's own personal values and their fakes.
+    known: HashMap<String, String>,
+    /// All of them, for free text.
+    in_prose: Option<Regex>,
+    /// Only those of several words or with an `@` (full names, emails), for categories, where a
+    /// single word (a surname such as Ward) is too likely to mean something else.
+    in_categories: Option<Regex>,
     seed: u64,
 }
 
@@ -276,16 +295,20 @@ impl Redactor {
             ("phone", pattern(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]?\d{3}[ .-]?\d{4}\b")),
             ("ip", pattern(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
         ];
-        // Too many values for one pattern (beyond 1 GiB compiled) leave only the built-in patterns.
-        let known = (!known.is_empty()).then(|| {
-            // Longest first, so that a full name wins over a part of it.
-            let mut values: Vec<&String> = known.keys().collect();
+        // Longest first, so that a full name wins over a part of it. Too many values for one
+        // pattern (beyond 1 GiB compiled) leave only the built-in patterns.
+        let alternation = |keep: &dyn Fn(&str) -> bool| -> Option<Regex> {
+            let mut values: Vec<&String> = known.keys().filter(|v| keep(v)).collect();
+            if values.is_empty() {
+                return None;
+            }
             values.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
             let alternation = values.iter().map(|v| regex::escape(v)).collect::<Vec<_>>().join("|");
-            let regex = regex::RegexBuilder::new(&format!(r"\b(?:{alternation})\b")).size_limit(1 << 30).build();
-            regex.ok().map(|regex| (regex, known))
-        });
-        Redactor { patterns, known: known.flatten(), seed }
+            regex::RegexBuilder::new(&format!(r"\b(?:{alternation})\b")).size_limit(1 << 30).build().ok()
+        };
+        let in_prose = alternation(&|_| true);
+        let in_categories = alternation(&|v| v.contains([' ', '@']) && v.chars().count() >= 6);
+        Redactor { patterns, known, in_prose, in_categories, seed }
     }
 
     /// A stand-in for a found value of `kind`, the same for the same value.
@@ -309,16 +332,18 @@ impl Redactor {
         }
     }
 
-    fn redact(&self, text: &str) -> (String, bool) {
+    /// `prose`: free text, where every personal value of the table is looked for; in categories
+    /// only full names and emails are (a surname can be a ward's name).
+    fn redact(&self, text: &str, prose: bool) -> (String, bool) {
         let mut result = text.to_string();
         // Patterns first (a value of the table's own columns gets that column's fake), then the
         // remaining values of the table's personal columns (names).
-        let known = self.known.as_ref().map(|(_, known)| known);
+        let known = &self.known;
         for (kind, regex) in &self.patterns {
             result = regex
                 .replace_all(&result, |c: &regex::Captures<'_>| {
                     let found = &c[0];
-                    if let Some(fake) = known.and_then(|k| k.get(found)) {
+                    if let Some(fake) = known.get(found) {
                         fake.clone()
                     } else if *kind == "card" && !luhn(found) {
                         found.to_string()
@@ -328,19 +353,19 @@ impl Redactor {
                 })
                 .into_owned();
         }
-        if let Some((regex, known)) = &self.known {
+        if let Some(regex) = if prose { &self.in_prose } else { &self.in_categories } {
             result = regex.replace_all(&result, |c: &regex::Captures<'_>| known[&c[0]].clone()).into_owned();
         }
         let changed = result != text;
         (result, changed)
     }
 
-    fn redact_column(&self, column: &Column) -> (Column, usize) {
+    fn redact_column(&self, column: &Column, prose: bool) -> (Column, usize) {
         let mut cells = 0;
         let values = (0..column.data.len())
             .map(|row| {
                 column.data.text_at(row).map(|text| {
-                    let (redacted, changed) = self.redact(&text);
+                    let (redacted, changed) = self.redact(&text, prose);
                     cells += usize::from(changed);
                     redacted
                 })
@@ -383,6 +408,7 @@ mod tests {
         let redactor = Redactor::new(known, 1);
         let (text, changed) = redactor.redact(
             "Ada Lovelace (ada@math.org, 555-123-4567, card 4111 1111 1111 1111, ssn 123-45-6789) from 10.0.0.7",
+            true,
         );
         assert!(changed);
         for secret in ["Ada", "ada@math.org", "555-123-4567", "4111 1111 1111 1111", "123-45-6789", "10.0.0.7"] {
@@ -390,11 +416,13 @@ mod tests {
         }
         assert!(text.starts_with("Mary Smith ("), "{text}");
         assert_eq!(
-            redactor.redact("mail ada@math.org").0,
-            redactor.redact("write to ada@math.org").0.replace("write to", "mail")
+            redactor.redact("mail ada@math.org", true).0,
+            redactor.redact("write to ada@math.org", true).0.replace("write to", "mail")
         );
         // An order number is not a card: no Luhn checksum.
-        assert_eq!(redactor.redact("order 1234567890123").0, "order 1234567890123");
+        assert_eq!(redactor.redact("order 1234567890123", true).0, "order 1234567890123");
+        // In categories only the patterns apply.
+        assert_eq!(redactor.redact("Ada Lovelace ward", false).0, "Mary Smith ward");
         assert!(luhn("4111 1111 1111 1111") && !luhn("4111 1111 1111 1112"));
     }
 
