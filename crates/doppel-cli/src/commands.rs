@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use doppel_core::{ColumnProfile, Metadata, Table, Warning};
+use doppel_core::{ColumnKind, ColumnProfile, Metadata, Table, Warning};
 use doppel_io::{AtomicFile, ReadOptions, open_sink, read_table};
 use doppel_synth::{
     Condition, Control, Engine, Fairness, FitOptions, ModelFile, Outcome, Rebalance, SampleOptions, Shard, sample,
@@ -222,6 +222,30 @@ fn inspect(args: InspectArgs) -> Result<()> {
             distinct,
             reason
         )?;
+    }
+    let mut inside = Vec::new();
+    for meta in &loaded.metadata.columns {
+        if let ColumnKind::Text | ColumnKind::Categorical { storage: doppel_core::Storage::Text } = meta.kind {
+            let found = crate::anonymize::personal_data_inside(loaded.table.column(&meta.name)?);
+            if !found.is_empty() {
+                let kinds: Vec<String> = found
+                    .iter()
+                    .map(|(kind, rows)| format!("{kind} ({rows} {})", if *rows == 1 { "row" } else { "rows" }))
+                    .collect();
+                inside.push(format!("  {}: {}", meta.name, kinds.join(", ")));
+            }
+        }
+    }
+    if !inside.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "personal data inside text columns (free text is generated afresh, but a category held by enough rows is \
+             modelled as it is: run `doppel anonymize` first to replace it):"
+        )?;
+        for line in inside {
+            writeln!(out, "{line}")?;
+        }
     }
     let (engine, reason) = doppel_synth::choose_engine(loaded.table.n_rows());
     writeln!(out)?;

@@ -215,6 +215,12 @@ fn anonymize_replaces_personal_data_consistently_and_keeps_the_rest() {
         ));
     }
     std::fs::write(&data, &text).expect("written");
+    let inspect = doppel_ok(&["inspect", &data]);
+    assert!(inspect.stdout.contains("  notes: email (300 rows), phone (300 rows)"), "{}", inspect.stdout);
+    for name in crate::DATASETS {
+        let inspect = doppel_ok(&["inspect", train(name).to_str().expect("utf-8")]);
+        assert!(!inspect.stdout.contains("personal data inside"), "{name}: {}", inspect.stdout);
+    }
     let out = path_in(&dir, "anon.csv");
     let run = doppel_ok(&["anonymize", &data, "-o", &out]);
     assert!(run.stderr.contains("full_name: consistent fake values"), "{}", run.stderr);
