@@ -203,6 +203,17 @@ fn map_values(column: &Column, mut map: impl FnMut(&str, usize) -> Result<String
             return Ok((Column::new(column.name.clone(), ColumnData::Int(numbers)), mapping.len()));
         }
     }
+    // Native dates stay dates.
+    if let ColumnData::Date(_) = column.data {
+        let days: Option<Vec<Option<i32>>> =
+            values.iter().map(|v| v.as_ref().map_or(Some(None), |v| v.parse().ok().map(Some))).collect();
+        if let Some(days) = days {
+            return Ok((
+                Column { name: column.name.clone(), data: ColumnData::Date(days), format: column.format.clone() },
+                mapping.len(),
+            ));
+        }
+    }
     Ok((Column::new(column.name.clone(), ColumnData::Text(values)), mapping.len()))
 }
 
@@ -212,8 +223,10 @@ fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column,
     let transform = TransformState::fit(column, meta, &FitSettings::default(), &mut Vec::new())?;
     // Names repeat in real life, and the name lists are shorter than many columns: two people may
     // share a fake name. Other kinds (emails, phones, ...) are keys people are joined on: never.
-    let injective =
-        !matches!(meta.kind, ColumnKind::Pii { kind: PiiKind::FirstName | PiiKind::LastName | PiiKind::PersonName });
+    let injective = !matches!(
+        meta.kind,
+        ColumnKind::Pii { kind: PiiKind::FirstName | PiiKind::LastName | PiiKind::PersonName | PiiKind::DateOfBirth }
+    );
     let mut used: HashSet<String> = HashSet::new();
     let originals: HashSet<String> =
         (0..column.data.len()).filter_map(|r| column.data.text_at(r)).map(|v| v.into_owned()).collect();

@@ -19,6 +19,7 @@ pub mod condition;
 pub mod constraint;
 pub mod error;
 pub mod metadata;
+pub mod pii;
 pub mod rng;
 pub mod table;
 pub mod temporal;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::constraint::Constraint;
+use crate::pii;
 use crate::table::{ColumnData, Table};
 use crate::temporal::{self, DATE_PATTERNS, DATETIME_PATTERNS};
 use crate::{Error, Result};
@@ -55,7 +56,8 @@ fn one() -> i64 {
     1
 }
 
-/// The kinds of personal data doppel recognises so far.
+/// The kinds of personal data doppel recognises (see [`crate::pii`] for how). New kinds are
+/// appended, so that older metadata and model files still parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
@@ -69,6 +71,19 @@ pub enum PiiKind {
     LastName,
     /// Full person names.
     PersonName,
+    /// US social security numbers (`123-45-6789`, or nine digits in a column named so).
+    Ssn,
+    /// Payment card numbers (13 to 19 digits with a scheme's prefix and a valid Luhn checksum).
+    CreditCard,
+    /// International bank account numbers (valid mod-97 check digits).
+    Iban,
+    /// IPv4 and IPv6 addresses.
+    IpAddress,
+    /// Street addresses (`123 Main St, Springfield, IL 62704`).
+    PostalAddress,
+    /// Dates of birth: date values in a column named so. Replaced by fake dates drawn from
+    /// decades that enough rows share, never modelled from the real dates.
+    DateOfBirth,
 }
 
 /// The semantic type of a column, with what is needed to write its values back as the source had
@@ -146,6 +161,12 @@ impl ColumnKind {
             ColumnKind::Pii { kind: PiiKind::FirstName } => "pii (first name)",
             ColumnKind::Pii { kind: PiiKind::LastName } => "pii (last name)",
             ColumnKind::Pii { kind: PiiKind::PersonName } => "pii (person name)",
+            ColumnKind::Pii { kind: PiiKind::Ssn } => "pii (ssn)",
+            ColumnKind::Pii { kind: PiiKind::CreditCard } => "pii (card number)",
+            ColumnKind::Pii { kind: PiiKind::Iban } => "pii (iban)",
+            ColumnKind::Pii { kind: PiiKind::IpAddress } => "pii (ip address)",
+            ColumnKind::Pii { kind: PiiKind::PostalAddress } => "pii (postal address)",
+            ColumnKind::Pii { kind: PiiKind::DateOfBirth } => "pii (date of birth)",
         }
     }
 }
@@ -277,48 +298,20 @@ fn id_name_hint(name: &str) -> bool {
         || (name.ends_with("ID") && name.len() > 2)
 }
 
-fn pii_name_hint(name: &str) -> Option<PiiKind> {
-    let lower = name.to_ascii_lowercase().replace(['.', '-', ' '], "_");
-    if lower.contains("email") || lower.contains("e_mail") {
-        return Some(PiiKind::Email);
-    }
-    if lower.contains("phone") || lower.contains("mobile") || lower.contains("telephone") {
-        return Some(PiiKind::Phone);
-    }
-    if lower.contains("first_name") || lower.contains("firstname") || lower.contains("given_name") {
-        return Some(PiiKind::FirstName);
-    }
-    if lower.contains("last_name")
-        || lower.contains("lastname")
-        || lower.contains("surname")
-        || lower.contains("family_name")
-    {
-        return Some(PiiKind::LastName);
-    }
-    if lower == "name"
-        || lower.contains("full_name")
-        || lower.contains("person_name")
-        || lower.contains("customer_name")
-    {
-        return Some(PiiKind::PersonName);
-    }
-    None
-}
-
-fn looks_like_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else { return false };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !text.contains(char::is_whitespace)
-}
-
 fn looks_like_phone(text: &str) -> bool {
     if looks_like_date(text) {
         return false;
     }
+    // A ZIP+4 code (`12345-6789`) is not a phone number.
+    let bytes = text.as_bytes();
+    if bytes.len() == 10 && bytes[5] == b'-' && bytes.iter().enumerate().all(|(i, b)| i == 5 || b.is_ascii_digit()) {
+        return false;
+    }
     let digits = text.chars().filter(char::is_ascii_digit).count();
+    // Nor is an ISBN-13 (`978-3-16-148410-0`).
+    if digits == 13 && (text.starts_with("978") || text.starts_with("979")) {
+        return false;
+    }
     (7..=15).contains(&digits)
         && text.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
         && (text.contains('-') || text.contains(' ') || text.contains('(') || text.starts_with('+'))
@@ -397,6 +390,22 @@ fn profile(name: &str, n_missing: usize, n_distinct: usize, reason: impl Into<St
 }
 
 fn detect_column(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
+    let (kind, mut profile) = detect_column_type(name, data);
+    // A date of birth is known by its name alone, but only dates are taken for one.
+    if matches!(kind, ColumnKind::Date { .. } | ColumnKind::Datetime { .. })
+        && pii::name_hint(name) == Some(PiiKind::DateOfBirth)
+    {
+        profile.reason = format!(
+            "the name reads as {} and the values are dates ({})",
+            pii_label(PiiKind::DateOfBirth),
+            profile.reason
+        );
+        return (ColumnKind::Pii { kind: PiiKind::DateOfBirth }, profile);
+    }
+    (kind, profile)
+}
+
+fn detect_column_type(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
     let n = data.len();
     let n_missing = data.null_count();
     let n_present = n - n_missing;
@@ -427,6 +436,9 @@ fn detect_column(name: &str, data: &ColumnData) -> (ColumnKind, ColumnProfile) {
         ColumnData::Int(values) => {
             let present: Vec<i64> = values.iter().flatten().copied().collect();
             let distinct = distinct_count(data);
+            if let Some((kind, reason)) = pii::kind_from_integers(name, &present) {
+                return (ColumnKind::Pii { kind }, profile(name, n_missing, distinct, reason));
+            }
             (
                 detect_integer(name, &present, distinct, Storage::Integer),
                 profile(name, n_missing, distinct, integer_reason(name, &present, distinct)),
@@ -520,6 +532,11 @@ fn detect_text(
             );
         }
     }
+    // Personal data that the values show (emails, IBANs, card numbers, social security numbers,
+    // IP and street addresses): before numbers, as card numbers and plain SSNs are digits.
+    if let Some((kind, reason)) = pii::kind_from_values(name, texts) {
+        return (ColumnKind::Pii { kind }, reason);
+    }
     // Whole numbers.
     if counts.keys().all(|k| parse_canonical_int(k).is_some()) {
         let present: Vec<i64> = texts.iter().filter_map(|t| parse_canonical_int(t)).collect();
@@ -580,14 +597,11 @@ fn detect_text(
             );
         }
     }
-    // Personal data by name, then by the look of the values.
-    if let Some(kind) = pii_name_hint(name) {
+    // Personal data by name, then phone numbers by the look of the values.
+    if let Some(kind) = pii::name_hint(name).filter(|kind| name_alone_suffices(*kind, texts)) {
         return (ColumnKind::Pii { kind }, format!("the name reads as {}", pii_label(kind)));
     }
-    if share_matching(texts, looks_like_email) >= 0.9 {
-        return (ColumnKind::Pii { kind: PiiKind::Email }, "the values look like email addresses".into());
-    }
-    if share_matching(texts, looks_like_phone) >= 0.9 {
+    if share_matching(texts, looks_like_phone) >= pii::VALUE_SHARE {
         return (ColumnKind::Pii { kind: PiiKind::Phone }, "the values look like phone numbers".into());
     }
     let mean_length = texts.iter().map(|t| t.chars().count()).sum::<usize>() as f64 / texts.len() as f64;
@@ -616,13 +630,32 @@ fn detect_text(
     (ColumnKind::Categorical { storage: Storage::Text }, format!("{distinct} distinct values"))
 }
 
-fn pii_label(kind: PiiKind) -> &'static str {
+/// Whether a column whose name reads as `kind` is that kind whatever its (non-numeric,
+/// non-date) values look like. Dates of birth must be dates (see `detect_column`), and `ip` is
+/// also short for other things (inpatient, intellectual property): at least half the values must
+/// be IP addresses.
+fn name_alone_suffices(kind: PiiKind, texts: &[std::borrow::Cow<'_, str>]) -> bool {
+    match kind {
+        PiiKind::DateOfBirth => false,
+        PiiKind::IpAddress => share_matching(texts, pii::is_ip_address) >= 0.5,
+        _ => true,
+    }
+}
+
+/// What a value of `kind` is, for reasons (`the name reads as a phone number`).
+pub(crate) fn pii_label(kind: PiiKind) -> &'static str {
     match kind {
         PiiKind::Email => "an email address",
         PiiKind::Phone => "a phone number",
         PiiKind::FirstName => "a first name",
         PiiKind::LastName => "a last name",
         PiiKind::PersonName => "a person's name",
+        PiiKind::Ssn => "a US social security number",
+        PiiKind::CreditCard => "a payment card number",
+        PiiKind::Iban => "an IBAN",
+        PiiKind::IpAddress => "an IP address",
+        PiiKind::PostalAddress => "a postal address",
+        PiiKind::DateOfBirth => "a date of birth",
     }
 }
 
@@ -653,6 +686,148 @@ mod tests {
         assert!(!matches!(kind_of("x", &["2020-01-01", "99999-01-01", "2021-01-01"]), ColumnKind::Pii { .. }));
         assert!(matches!(kind_of("x", &["a", "b", "a"]), ColumnKind::Categorical { storage: Storage::Text }));
         assert!(matches!(kind_of("x", &["007", "008", "1"]), ColumnKind::Categorical { .. }));
+    }
+
+    fn kind_and_reason(name: &str, data: ColumnData) -> (ColumnKind, String) {
+        let table = Table::try_new(vec![Column::new(name, data)]).expect("table");
+        let (mut metadata, profiles) = Metadata::detect(&table);
+        (metadata.columns.remove(0).kind, profiles[0].reason.clone())
+    }
+
+    fn pii_of(name: &str, values: &[&str]) -> Option<PiiKind> {
+        match kind_of(name, values) {
+            ColumnKind::Pii { kind } => Some(kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn detects_the_newer_personal_data_kinds_by_their_values() {
+        let cases: &[(&str, &[&str], PiiKind)] = &[
+            ("x", &["123-45-6789", "078-05-1121", "219-09-9999", "", "457-55-5462"], PiiKind::Ssn),
+            ("ssn", &["123456789", "078051121", "219099999", "457555462"], PiiKind::Ssn),
+            (
+                "x",
+                &["4111111111111111", "5555555555554444", "378282246310005", "6011111111111117"],
+                PiiKind::CreditCard,
+            ),
+            ("x", &["4111 1111 1111 1111", "5555 5555 5555 4444", "4012 8888 8888 1881"], PiiKind::CreditCard),
+            ("x", &["DE89370400440532013000", "GB29 NWBK 6016 1331 9268 19", "NL91ABNA0417164300"], PiiKind::Iban),
+            ("x", &["192.168.1.1", "10.0.0.7", "2001:db8::1", "8.8.8.8"], PiiKind::IpAddress),
+            ("x", &["123 Main St", "4500 Oak Avenue, Springfield, IL 62704", "9 Elm Rd"], PiiKind::PostalAddress),
+        ];
+        for (name, values, expected) in cases {
+            assert_eq!(pii_of(name, values), Some(*expected), "{values:?}");
+        }
+        // Card numbers stored as integers (Parquet), and social security numbers that lost their
+        // leading zero.
+        let cards = ColumnData::Int(vec![Some(4_111_111_111_111_111), Some(5_555_555_555_554_444), None]);
+        assert_eq!(kind_and_reason("x", cards).0, ColumnKind::Pii { kind: PiiKind::CreditCard });
+        let ssns = ColumnData::Int(vec![Some(78_051_121), Some(123_456_789), Some(219_099_999)]);
+        assert_eq!(kind_and_reason("ssn", ssns).0, ColumnKind::Pii { kind: PiiKind::Ssn });
+    }
+
+    #[test]
+    fn look_alikes_are_not_personal_data() {
+        let cases: &[(&str, &[&str])] = &[
+            ("amount", &["1234.56", "99.10", "100000.00", "-2500.75"]),
+            ("zip", &["02134", "90210", "10001", "60614"]),
+            ("zip", &["02134-1234", "90210-0001", "10001-4321"]),
+            ("year", &["1987", "2001", "1999", "2024"]),
+            ("order_id", &["ORD-2023-000123", "ORD-2023-000124", "ORD-2023-000125"]),
+            // 16 digits that fail the Luhn checksum, and Luhn-valid numbers with no card scheme.
+            ("x", &["4111111111111112", "5555555555554445", "4012888888881882"]),
+            ("x", &["1234567812345670", "79927398713", "356938035643809"]),
+            // Nine plain digits are not social security numbers without the name saying so.
+            ("account", &["123456789", "078051121", "219099999"]),
+            ("x", &["2020-01-15", "2021-03-04", "1999-12-31"]),
+            ("app_version", &["1.2.0.4", "2.10.3.1", "1.0.0.0"]),
+            ("x", &["we went down the road", "3 of us took the road", "the end"]),
+            ("ip_flag", &["Y", "N", "Y", "N"]),
+            ("iban_country", &["DE", "FR", "NL"]),
+        ];
+        for (name, values) in cases {
+            assert_eq!(pii_of(name, values), None, "`{name}`: {values:?} is {:?}", kind_of(name, values));
+        }
+        // Never-issued areas are no social security numbers (the phone pattern takes them).
+        assert_ne!(pii_of("x", &["000-12-3456", "666-12-3456", "912-34-5678"]), Some(PiiKind::Ssn));
+        // Phone numbers stay phone numbers.
+        assert_eq!(pii_of("x", &["555-123-4567", "(555) 987-6543", "+1 555 765 4321"]), Some(PiiKind::Phone));
+    }
+
+    #[test]
+    fn dates_of_birth_by_name_when_the_values_are_dates() {
+        let dates = ["1980-01-15", "1975-06-30", "", "2001-12-01"];
+        assert_eq!(pii_of("date_of_birth", &dates), Some(PiiKind::DateOfBirth));
+        assert_eq!(pii_of("customerDOB", &["01/15/1980", "06/30/1975"]), Some(PiiKind::DateOfBirth));
+        assert!(matches!(kind_of("created_at", &dates), ColumnKind::Date { .. }));
+        assert_eq!(pii_of("dob", &["unknown", "n/a", "unknown"]), None);
+        let (kind, reason) = kind_and_reason("birth_date", ColumnData::Date(vec![Some(3000), Some(-2000), None]));
+        assert_eq!(kind, ColumnKind::Pii { kind: PiiKind::DateOfBirth });
+        assert_eq!(reason, "the name reads as a date of birth and the values are dates (stored as dates)");
+        let yyyymmdd = ColumnData::Int(vec![Some(19_800_115), Some(19_750_630)]);
+        assert_eq!(kind_and_reason("birthdate", yyyymmdd).0, ColumnKind::Pii { kind: PiiKind::DateOfBirth });
+    }
+
+    #[test]
+    fn reasons_say_why() {
+        let reason = |name: &str, values: &[&str]| {
+            let data = text(values);
+            kind_and_reason(name, data).1
+        };
+        assert_eq!(
+            reason("x", &["4111 1111 1111 1111", "5555 5555 5555 4444"]),
+            "the values are card numbers with valid Luhn checksums"
+        );
+        assert_eq!(reason("x", &["DE89370400440532013000"]), "the values are IBANs with valid mod-97 check digits");
+        assert_eq!(reason("x", &["10.0.0.1", "10.0.0.2"]), "the values are IPv4 addresses");
+        assert_eq!(
+            reason(
+                "x",
+                &[
+                    "123-45-6789",
+                    "123-45-6780",
+                    "123-45-6781",
+                    "123-45-6782",
+                    "123-45-6783",
+                    "123-45-6784",
+                    "123-45-6785",
+                    "123-45-6786",
+                    "123-45-6787",
+                    "n/a"
+                ]
+            ),
+            "90.0% of the values are US social security numbers (`###-##-####` with an issuable area, group and serial)"
+        );
+        assert_eq!(reason("street", &["PO Box 12", "PO Box 13"]), "the name reads as a postal address");
+    }
+
+    #[test]
+    fn personal_data_kinds_roundtrip_through_serde() {
+        let kinds = [
+            (PiiKind::Email, "email"),
+            (PiiKind::Phone, "phone"),
+            (PiiKind::FirstName, "first_name"),
+            (PiiKind::LastName, "last_name"),
+            (PiiKind::PersonName, "person_name"),
+            (PiiKind::Ssn, "ssn"),
+            (PiiKind::CreditCard, "credit_card"),
+            (PiiKind::Iban, "iban"),
+            (PiiKind::IpAddress, "ip_address"),
+            (PiiKind::PostalAddress, "postal_address"),
+            (PiiKind::DateOfBirth, "date_of_birth"),
+        ];
+        for (kind, tag) in kinds {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{tag}\""));
+            assert_eq!(serde_json::from_str::<PiiKind>(&json).expect("parses"), kind);
+            let meta = Metadata::new(vec![ColumnMeta { name: "c".into(), kind: ColumnKind::Pii { kind } }]);
+            assert_eq!(Metadata::from_json(&meta.to_json(), "m.json").expect("parses"), meta);
+        }
+        // A file written before the newer kinds existed still reads.
+        let older = r#"{"format": "doppel.metadata", "version": 1, "columns": [{"name": "e", "type": "pii", "kind": "email"}]}"#;
+        let meta = Metadata::from_json(older, "m.json").expect("parses");
+        assert_eq!(meta.columns[0].kind, ColumnKind::Pii { kind: PiiKind::Email });
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Columns that are generated rather than modelled: identifiers (fresh keys in the source's
 //! format), free text (placeholder words, so no real value is emitted) and personal data (fake
-//! names, emails and phone numbers). None of them stores a training value.
+//! names, emails, phone numbers, card and social security numbers, IBANs, IP and street
+//! addresses, dates of birth; see [`crate::personal`]). None of them stores a training value.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use doppel_core::rng::mix64;
 use doppel_core::{Column, ColumnData, Error, PiiKind, Result, SeededRng, Storage, Warning};
+
+use crate::personal::{self, FakeDetails, common_layout};
 
 /// What one position of a patterned identifier may hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -643,8 +646,9 @@ pub enum Casing {
     Title,
 }
 
-/// The fitted state of a personal-data column: only the kind, the casing, the missing share and
-/// (for phone numbers) the most common digit layout.
+/// The fitted state of a personal-data column: only the kind, the casing, the missing share, (for
+/// phone, card and social security numbers) the most common digit layout, and the formats and
+/// ranges of [`FakeDetails`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FakeState {
     /// The column's name.
@@ -655,8 +659,12 @@ pub struct FakeState {
     pub missing_share: f64,
     /// How names are written.
     pub casing: Casing,
-    /// For phone numbers: the layout, `#` standing for a digit (`(###) ###-####`).
+    /// For phone, card and social security numbers: the layout, `#` standing for a digit
+    /// (`(###) ###-####`).
     pub layout: String,
+    /// What the kinds with a format of their own learned (absent from older model files).
+    #[serde(default, skip_serializing_if = "FakeDetails::is_plain")]
+    pub details: FakeDetails,
 }
 
 impl FakeState {
@@ -672,21 +680,33 @@ impl FakeState {
         } else {
             Casing::Title
         };
-        let mut layouts: HashMap<String, usize> = HashMap::new();
-        if kind == PiiKind::Phone {
-            for text in &texts {
-                let layout: String = text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
-                *layouts.entry(layout).or_default() += 1;
+        const PHONE_LAYOUT: &str = "###-###-####";
+        let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        let (layout, details) = match kind {
+            PiiKind::Phone => {
+                (common_layout(owned.iter().map(String::as_str), min_count, PHONE_LAYOUT), FakeDetails::Plain)
             }
-        }
-        let layout = layouts
-            .into_iter()
-            .filter(|(_, count)| *count >= min_count)
-            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
-            .map_or_else(|| "###-###-####".to_string(), |(layout, _)| layout);
+            PiiKind::Ssn | PiiKind::CreditCard => personal::fit_digits(column, kind, &owned, min_count, warnings),
+            PiiKind::Iban => (PHONE_LAYOUT.to_string(), personal::fit_iban(column, &owned, min_count)),
+            PiiKind::IpAddress => (PHONE_LAYOUT.to_string(), personal::fit_ip(&owned, min_count)),
+            PiiKind::PostalAddress => (PHONE_LAYOUT.to_string(), personal::fit_postal_address(&owned)),
+            PiiKind::DateOfBirth => {
+                (PHONE_LAYOUT.to_string(), personal::fit_date_of_birth(column, min_count, warnings))
+            }
+            PiiKind::Email | PiiKind::FirstName | PiiKind::LastName | PiiKind::PersonName => {
+                (PHONE_LAYOUT.to_string(), FakeDetails::Plain)
+            }
+        };
         warnings
             .push(Warning::column(&column.name, "personal data: replaced by fake values, none taken from the data"));
-        FakeState { column: column.name.clone(), kind, missing_share: missing_share_of(&column.data), casing, layout }
+        FakeState {
+            column: column.name.clone(),
+            kind,
+            missing_share: missing_share_of(&column.data),
+            casing,
+            layout,
+            details,
+        }
     }
 
     fn cased(&self, text: &str) -> String {
@@ -698,10 +718,27 @@ impl FakeState {
     }
 
     pub(crate) fn generate(&self, n_rows: usize, rng: &mut SeededRng) -> Column {
-        let values = (0..n_rows)
+        if self.kind == PiiKind::DateOfBirth {
+            let present: Vec<bool> =
+                (0..n_rows).map(|_| !(self.missing_share > 0.0 && rng.random::<f64>() < self.missing_share)).collect();
+            let details = match &self.details {
+                FakeDetails::DateOfBirth { .. } => self.details.clone(),
+                // A state without its details (edited by hand): ISO dates from the default decades.
+                _ => personal::fit_date_of_birth(
+                    &Column::new(self.column.clone(), ColumnData::Text(Vec::new())),
+                    1,
+                    &mut Vec::new(),
+                ),
+            };
+            return details.dates_of_birth(&self.column, &present, rng).expect("invariant: date-of-birth details");
+        }
+        let values: Vec<Option<String>> = (0..n_rows)
             .map(|_| {
                 if self.missing_share > 0.0 && rng.random::<f64>() < self.missing_share {
                     return None;
+                }
+                if !self.details.is_plain() {
+                    return Some(self.details.text_value(self.kind, &self.layout, self.casing, rng));
                 }
                 let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
                 let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
@@ -718,9 +755,25 @@ impl FakeState {
                         .chars()
                         .map(|c| if c == '#' { char::from(b'0' + rng.random_range(0..10u8)) } else { c })
                         .collect(),
+                    // The kinds with details are generated above; a state of one of them without its
+                    // details (edited by hand) falls back to digits in the layout.
+                    PiiKind::Ssn
+                    | PiiKind::CreditCard
+                    | PiiKind::Iban
+                    | PiiKind::IpAddress
+                    | PiiKind::PostalAddress
+                    | PiiKind::DateOfBirth => self
+                        .layout
+                        .chars()
+                        .map(|c| if c == '#' { char::from(b'0' + rng.random_range(0..10u8)) } else { c })
+                        .collect(),
                 })
             })
             .collect();
+        if let FakeDetails::Digits { integer: true, .. } = self.details {
+            let numbers = values.iter().map(|v| v.as_deref().and_then(|v| v.parse::<i64>().ok())).collect();
+            return Column::new(self.column.clone(), ColumnData::Int(numbers));
+        }
         Column::new(self.column.clone(), ColumnData::Text(values))
     }
 }

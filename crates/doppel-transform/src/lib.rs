@@ -30,6 +30,7 @@ pub mod categorical;
 pub mod cdf;
 pub mod generated;
 pub mod numeric;
+pub mod personal;
 pub mod values;
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,7 @@ use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, Error, Result, See
 pub use categorical::CategoricalState;
 pub use generated::{FakeState, FreeTextState, IdentifierState};
 pub use numeric::NumericState;
+pub use personal::FakeDetails;
 
 /// Settings shared by every transform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
