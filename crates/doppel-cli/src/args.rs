@@ -91,6 +91,9 @@ pub enum EngineArg {
     Tree,
     /// Gaussian copula with empirical marginals: fast and statistical, pairwise relations only
     Copula,
+    /// Differentially private: noisy marginals on a tree of column pairs (MST family); needs
+    /// `--epsilon`
+    Dp,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +129,14 @@ pub struct FitSettingsArgs {
     /// sized to the time left once it would run over (a warning says so)
     #[arg(long, value_name = "SECONDS")]
     pub max_fit_seconds: Option<f64>,
+    /// The privacy budget ε of `--engine dp` (smaller is more private; 1 is strong, 10 weak):
+    /// every step that reads the data, preprocessing included, is charged to it
+    #[arg(long, value_name = "EPSILON")]
+    pub epsilon: Option<f64>,
+    /// The δ of `--engine dp`: the chance that the ε bound fails; keep it far below 1 / rows
+    /// [default: 1e-6]
+    #[arg(long, value_name = "DELTA")]
+    pub delta: Option<f64>,
     /// Categories (and numeric points) held by fewer training rows than this are left out of
     /// the model, so that rare values cannot be reproduced
     #[arg(long, value_name = "ROWS", default_value_t = 5)]

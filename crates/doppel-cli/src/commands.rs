@@ -128,8 +128,39 @@ fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
     let engine = match settings.engine {
         EngineArg::Copula => Engine::Copula,
         EngineArg::Tree | EngineArg::Auto => Engine::Tree,
+        EngineArg::Dp => Engine::Dp,
     };
     let mut options = FitOptions::new(engine);
+    match (engine, settings.epsilon) {
+        (Engine::Dp, None) => {
+            bail!(
+                "`--engine dp` needs a privacy budget: give `--epsilon`, for example `--epsilon 1` (smaller is more private)"
+            )
+        }
+        (Engine::Dp, Some(epsilon)) => {
+            let privacy =
+                doppel_synth::PrivacySettings::new(epsilon, settings.delta.unwrap_or(doppel_synth::DEFAULT_DELTA));
+            privacy.check()?;
+            if settings.max_fit_seconds.is_some() {
+                bail!("`--max-fit-seconds` applies to the tree engine; the dp engine's fit takes seconds anyway");
+            }
+            if !settings.keep_rare.is_empty() {
+                bail!(
+                    "`--keep-rare` cannot be used with `--engine dp`: under differential privacy a category is released only when its noisy count clears a threshold, whatever you decide"
+                );
+            }
+            options.privacy = Some(privacy);
+        }
+        (_, Some(_)) => bail!(
+            "`--epsilon` applies to `--engine dp`; the {} engine has no privacy budget (add `--engine dp`)",
+            match settings.engine {
+                EngineArg::Auto => "auto-chosen",
+                _ => engine.name(),
+            }
+        ),
+        (_, None) if settings.delta.is_some() => bail!("`--delta` applies to `--engine dp` with `--epsilon`"),
+        _ => {}
+    }
     options.seed = seed;
     if settings.min_category_count == 0 {
         bail!("`--min-category-count 0`: expected at least 1");
@@ -353,6 +384,7 @@ fn run_sample(job: SampleJob<'_>, mut timings: Timings, started: Instant) -> Res
             engine: job.model.engine().name().to_string(),
             engine_settings: job.model.fit.options.clone(),
             engine_reason: job.model.fit.options.engine_reason.clone(),
+            privacy: manifest::PrivacyInfo::of(job.model),
             control: job.control,
             constraints: job.model.constraints.as_ref().map(|c| c.describe_all()).unwrap_or_default(),
             rare_values_kept: job.model.fit.options.transform.keep_rare.clone(),

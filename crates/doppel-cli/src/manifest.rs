@@ -24,6 +24,9 @@ pub struct Manifest {
     /// Why the engine was chosen, when `--engine auto` chose it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_reason: Option<String>,
+    /// The differential-privacy guarantee of a `dp` model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyInfo>,
     /// What shaped the sample: conditions, rebalancing, parity, seed rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub control: Option<ControlInfo>,
@@ -42,6 +45,46 @@ pub struct Manifest {
     pub model: ModelInfo,
     pub timings: Timings,
     pub warnings: Vec<Warning>,
+}
+
+/// What a `dp` model's ledger says, for the manifest.
+#[derive(Debug, Serialize)]
+pub struct PrivacyInfo {
+    /// The guarantee: `(ε, δ)-differential privacy`, or none for test-seeded noise.
+    pub guarantee: String,
+    pub epsilon: f64,
+    pub delta: f64,
+    pub epsilon_spent: f64,
+    pub delta_spent: f64,
+    /// zCDP budget and spend.
+    pub rho: f64,
+    pub rho_spent: f64,
+    /// Noisy measurements made (the model file lists each).
+    pub measurements: usize,
+    /// What is treated as public.
+    pub public: Vec<String>,
+}
+
+impl PrivacyInfo {
+    pub fn of(model: &doppel_synth::ModelFile) -> Option<PrivacyInfo> {
+        let doppel_synth::EngineModel::PrivateMarginals(dp) = &model.model else { return None };
+        let ledger = &dp.ledger;
+        Some(PrivacyInfo {
+            guarantee: if ledger.secure_noise {
+                format!("({}, {})-differential privacy", ledger.epsilon, ledger.delta)
+            } else {
+                "none: the noise came from a test seed recorded in the model".into()
+            },
+            epsilon: ledger.epsilon,
+            delta: ledger.delta,
+            epsilon_spent: ledger.epsilon_spent,
+            delta_spent: ledger.delta_spent,
+            rho: ledger.rho,
+            rho_spent: ledger.rho_spent,
+            measurements: ledger.entries.len(),
+            public: ledger.public.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Default, Serialize)]

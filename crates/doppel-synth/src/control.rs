@@ -219,6 +219,7 @@ fn model_transforms(model: &ModelFile) -> &[TransformState] {
     match &model.model {
         EngineModel::GaussianCopula(copula) => &copula.transforms,
         EngineModel::SequentialTrees(trees) => &trees.transforms,
+        EngineModel::PrivateMarginals(dp) => &dp.transforms,
     }
 }
 
@@ -573,7 +574,7 @@ impl Plan {
             }
             let restrictions = match &model.model {
                 EngineModel::SequentialTrees(trees) => Some(restrict(trees, &compiled, &mut cache)?),
-                EngineModel::GaussianCopula(_) => None,
+                EngineModel::GaussianCopula(_) | EngineModel::PrivateMarginals(_) => None,
             };
             plan.scenarios.push(Scenario { conditions: compiled, restrictions });
             shares.push(share);
@@ -765,7 +766,7 @@ pub fn estimate(model: &ModelFile, control: &Control) -> Result<f64> {
 fn estimate_compiled(model: &ModelFile, plan: &Plan, conditions: &[Compiled]) -> Result<f64> {
     let restrictions = match &model.model {
         EngineModel::SequentialTrees(trees) => Some(restrict(trees, conditions, &mut HashMap::new())?),
-        EngineModel::GaussianCopula(_) => None,
+        EngineModel::GaussianCopula(_) | EngineModel::PrivateMarginals(_) => None,
     };
     let scenario = Scenario { conditions: conditions.to_vec(), restrictions };
     let mut rng = stream_rng(0x00e5_7170, 0);
@@ -792,6 +793,7 @@ fn draw_candidates(
         }
         (EngineModel::SequentialTrees(trees), None) => trees.sample_rows(0, n, rng, &column_rng)?,
         (EngineModel::GaussianCopula(copula), _) => copula.sample_rows(0, n, rng, &column_rng)?,
+        (EngineModel::PrivateMarginals(dp), _) => dp.sample_rows(0, n, rng, &column_rng)?,
     };
     if let Some(constraints) = &plan.constraints {
         constraints.apply_formulas(&mut table)?;
@@ -846,7 +848,7 @@ pub(crate) fn sample_block(model: &ModelFile, plan: &Plan, seed: u64, block: u64
                         restrict(trees, &conditions, &mut cache)
                             .map_err(|e| Error::InvalidConfig(format!("seed row {}: {e}", row + 1)))?,
                     ),
-                    EngineModel::GaussianCopula(_) => None,
+                    EngineModel::GaussianCopula(_) | EngineModel::PrivateMarginals(_) => None,
                 };
                 scenarios.push(Scenario { conditions, restrictions });
             }

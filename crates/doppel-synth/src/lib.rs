@@ -27,6 +27,7 @@ pub mod control;
 pub mod copula;
 mod model_file;
 pub mod normal;
+pub mod private;
 mod sampler;
 pub mod trees;
 
@@ -35,6 +36,7 @@ pub use copula::{GaussianCopula, GaussianCopulaModel};
 pub use model_file::{
     AUTO_TREE_MIN_ROWS, EngineModel, FitInfo, FitOptions, MODEL_FORMAT, MODEL_FORMAT_VERSION, ModelFile, choose_engine,
 };
+pub use private::{DEFAULT_DELTA, PrivacyLedger, PrivacySettings, PrivateMarginals, PrivateMarginalsModel};
 pub use sampler::{BLOCK_ROWS, SampleOptions, Shard, sample, template};
 pub use trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 
@@ -50,6 +52,8 @@ pub enum Engine {
     Copula,
     /// The high-fidelity engine: sequential decision trees over discretised columns.
     Tree,
+    /// The differentially private engine: noisy marginals on a tree of column pairs (MST family).
+    Dp,
 }
 
 impl Engine {
@@ -58,6 +62,7 @@ impl Engine {
         match self {
             Engine::Copula => "copula",
             Engine::Tree => "tree",
+            Engine::Dp => "dp",
         }
     }
 }

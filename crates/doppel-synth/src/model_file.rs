@@ -19,6 +19,7 @@ use doppel_core::{ConstraintSet, Error, Metadata, Result, Table, Warning};
 use doppel_transform::FitSettings;
 
 use crate::copula::{GaussianCopula, GaussianCopulaModel};
+use crate::private::{PrivacySettings, PrivateMarginals, PrivateMarginalsModel};
 use crate::trees::{SequentialTrees, SequentialTreesModel, TreeSettings};
 use crate::{Engine, FitContext, FitProgress};
 
@@ -35,6 +36,8 @@ pub enum EngineModel {
     GaussianCopula(GaussianCopulaModel),
     /// The `tree` engine.
     SequentialTrees(SequentialTreesModel),
+    /// The `dp` engine.
+    PrivateMarginals(PrivateMarginalsModel),
 }
 
 /// How a model was fitted.
@@ -57,6 +60,9 @@ pub struct FitOptions {
     /// Why this engine was chosen, when it was chosen automatically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_reason: Option<String>,
+    /// The privacy budget of the `dp` engine (required by it, refused by the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacySettings>,
 }
 
 impl FitOptions {
@@ -69,6 +75,7 @@ impl FitOptions {
             trees: None,
             max_fit_seconds: None,
             engine_reason: None,
+            privacy: None,
         }
     }
 }
@@ -192,6 +199,15 @@ impl ModelFile {
                 };
                 EngineModel::SequentialTrees(engine.fit(table, &metadata, &mut context)?)
             }
+            Engine::Dp => {
+                let privacy = options.privacy.clone().ok_or_else(|| {
+                    Error::InvalidConfig(
+                        "the dp engine needs a privacy budget: give `--epsilon`, for example `--epsilon 1`".into(),
+                    )
+                })?;
+                let engine = PrivateMarginals { transform: options.transform.clone(), privacy };
+                EngineModel::PrivateMarginals(engine.fit(table, &metadata, &mut context)?)
+            }
         };
         Ok(ModelFile {
             doppel_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -213,6 +229,7 @@ impl ModelFile {
         match self.model {
             EngineModel::GaussianCopula(_) => Engine::Copula,
             EngineModel::SequentialTrees(_) => Engine::Tree,
+            EngineModel::PrivateMarginals(_) => Engine::Dp,
         }
     }
 
@@ -305,6 +322,15 @@ impl ModelFile {
 fn fit_constraints(table: &Table, metadata: &Metadata, options: &FitOptions) -> Result<Option<ConstraintSet>> {
     if metadata.constraints.is_empty() {
         return Ok(None);
+    }
+    if options.engine == Engine::Dp
+        && let Some(position) =
+            metadata.constraints.iter().position(|c| matches!(c, doppel_core::Constraint::FixedCombinations { .. }))
+    {
+        return Err(Error::InvalidConfig(format!(
+            "constraint {} (fixed combinations) is learned from the data's combinations, outside the privacy budget, so the dp engine cannot use it; remove it, or list the allowed values of each column instead",
+            position + 1
+        )));
     }
     let set = ConstraintSet::fit(&metadata.constraints, table, metadata, options.transform.min_category_count.max(1))?;
     Ok(Some(set))

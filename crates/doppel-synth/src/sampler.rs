@@ -105,6 +105,9 @@ fn sample_block(
                 EngineModel::SequentialTrees(trees) => {
                     trees.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?
                 }
+                EngineModel::PrivateMarginals(dp) => {
+                    dp.sample_rows(block_start, prefix, &mut latent_rng, &column_rng)?
+                }
             }
         }
     };
@@ -196,6 +199,7 @@ pub fn template(model: &ModelFile) -> Result<Table> {
     match &model.model {
         EngineModel::GaussianCopula(copula) => copula.sample_rows(0, 0, &mut rng, &column_rng),
         EngineModel::SequentialTrees(trees) => trees.sample_rows(0, 0, &mut rng, &column_rng),
+        EngineModel::PrivateMarginals(dp) => dp.sample_rows(0, 0, &mut rng, &column_rng),
     }
 }
 

@@ -1,0 +1,1259 @@
+//! The `dp` engine: differentially private marginals, in the family of MST (McKenna, Miklau and
+//! Sheldon, the NIST 2018 winner).
+//!
+//! Every step that reads the data is a noisy measurement charged to one privacy ledger, the
+//! preprocessing included:
+//!
+//! 1. **Domains.** A categorical column's categories are released by a thresholded Gaussian
+//!    histogram: a category appears in the model only when its noisy count clears a threshold
+//!    that a single row clears with probability below its share of δ. Booleans have a public
+//!    domain. A numeric column (numbers, dates, datetimes) first gets noisy counts per octave
+//!    (sign and power of two), which bound its range without reading any value; then a noisy
+//!    histogram of fine cells inside those bounds gives its marginal (a piecewise-linear CDF) and
+//!    the quantile bins that the model works on.
+//! 2. **One-way marginals** of every column's codes (bins or categories, plus "missing" and, for
+//!    categories, "other"), with Gaussian noise.
+//! 3. **Selection.** A maximum spanning tree of column pairs, chosen edge by edge with the
+//!    exponential mechanism (Gumbel noise), scored by how far each pair's true two-way counts are
+//!    from the independent estimate of the noisy one-way marginals.
+//! 4. **Two-way marginals** of the chosen pairs, with Gaussian noise.
+//!
+//! The noisy measurements are then made consistent (projection onto the simplex, inverse-variance
+//! weighting of the one-way estimates, iterative proportional fitting of each pair to them), which
+//! is post-processing and costs nothing. Sampling walks the tree from its root: each column is
+//! drawn given its parent, then decoded by the same transforms as the other engines use, which
+//! restore formats and rounding.
+//!
+//! Accounting is in zero-concentrated DP (ρ-zCDP, Bun and Steinke): the user's (ε, δ) becomes a
+//! ρ by the tight conversion of Canonne, Kamath and Steinke (2020), with half of δ kept for the
+//! thresholded domains when the table has categorical columns. Gaussian noise of scale σ on a
+//! histogram where a row adds one count costs ρ = 1 / (2σ²); the exponential mechanism with
+//! parameter ε' costs ε'² / 8.
+//!
+//! Column names, types and formats (the metadata) are treated as public, as every differentially
+//! private synthesizer does: give them with `--metadata` to keep them out of the data entirely.
+//! Generated columns (identifiers, free text, personal data) take their layout from the data like
+//! the other engines, and are replaced by fresh values; they carry no modelled information.
+
+use std::collections::HashMap;
+
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use doppel_core::{ColumnKind, Error, Metadata, NumberFormat, Result, SeededRng, Storage, Table, Warning};
+use doppel_transform::cdf::PiecewiseCdf;
+use doppel_transform::numeric::{NumericOutput, NumericState};
+use doppel_transform::values::{label_values, numeric_values};
+use doppel_transform::{CategoricalState, FitSettings, TransformState};
+
+use crate::{FitContext, FitStage, decode_scores};
+
+/// The default δ of `--engine dp`.
+pub const DEFAULT_DELTA: f64 = 1e-6;
+
+/// The privacy budget and settings of the `dp` engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacySettings {
+    /// The ε of (ε, δ)-differential privacy: smaller is more private.
+    pub epsilon: f64,
+    /// The δ of (ε, δ)-differential privacy: the chance that the ε bound fails; keep it far
+    /// below 1 / rows.
+    pub delta: f64,
+    /// The most bins of a numeric column in the model (fewer are used when the noise is large).
+    #[serde(default = "default_max_bins")]
+    pub max_bins: usize,
+    /// For tests only: draws the noise from this seed instead of the operating system's entropy.
+    /// The seed is written into the model, so anyone with the file could remove the noise: a model
+    /// fitted so has no privacy guarantee, and its ledger says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_noise_seed: Option<u64>,
+}
+
+fn default_max_bins() -> usize {
+    32
+}
+
+impl PrivacySettings {
+    /// ε and δ with the default settings.
+    pub fn new(epsilon: f64, delta: f64) -> Self {
+        PrivacySettings { epsilon, delta, max_bins: default_max_bins(), insecure_noise_seed: None }
+    }
+
+    /// Checks the budget: ε > 0 and finite, 0 < δ < 1.
+    pub fn check(&self) -> Result<()> {
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return Err(Error::InvalidConfig(format!(
+                "`--epsilon {}`: expected a privacy budget ε greater than 0, for example 1.0 (smaller is more private; 0 would allow no measurement at all)",
+                self.epsilon
+            )));
+        }
+        if !(self.delta.is_finite() && self.delta > 0.0 && self.delta < 1.0) {
+            return Err(Error::InvalidConfig(format!(
+                "`--delta {}`: expected 0 < δ < 1, and far below 1 / rows (the default is {DEFAULT_DELTA}); δ is the chance that the ε bound fails",
+                self.delta
+            )));
+        }
+        if !(2..=256).contains(&self.max_bins) {
+            return Err(Error::InvalidConfig(format!("dp engine: `max_bins` is {}; expected 2 to 256", self.max_bins)));
+        }
+        Ok(())
+    }
+}
+
+/// One noisy measurement (or one release step) charged to the budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// What was measured: `domain`, `bounds`, `marginal`, `one_way`, `selection`, `two_way`.
+    pub step: String,
+    /// The columns it reads.
+    pub columns: Vec<String>,
+    /// The mechanism: `gaussian`, `thresholded_gaussian` or `exponential`.
+    pub mechanism: String,
+    /// The noise scale: σ of the Gaussian, or the ε' of the exponential mechanism.
+    pub noise: f64,
+    /// The ρ (zCDP) it costs.
+    pub rho: f64,
+    /// The δ it costs on top (thresholded releases), 0 otherwise.
+    pub delta: f64,
+}
+
+/// Every measurement the `dp` engine made, and what the budget allows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyLedger {
+    /// The ε asked for.
+    pub epsilon: f64,
+    /// The δ asked for.
+    pub delta: f64,
+    /// The zCDP budget ρ that (ε, δ − `delta_thresholds`) allows.
+    pub rho: f64,
+    /// The part of δ kept for thresholded domain releases.
+    pub delta_thresholds: f64,
+    /// The ρ spent (at most `rho`).
+    pub rho_spent: f64,
+    /// The ε that the spent ρ and δ amount to (at most `epsilon`).
+    pub epsilon_spent: f64,
+    /// The δ spent (at most `delta`).
+    pub delta_spent: f64,
+    /// Whether the noise came from the operating system's entropy (`false` for models fitted
+    /// with a test seed: those have no guarantee).
+    pub secure_noise: bool,
+    /// What is treated as public and not charged.
+    pub public: Vec<String>,
+    /// The measurements, in order.
+    pub entries: Vec<LedgerEntry>,
+}
+
+/// The `dp` engine's configuration.
+#[derive(Debug, Clone)]
+pub struct PrivateMarginals {
+    /// Settings for the generated columns' transforms.
+    pub transform: FitSettings,
+    /// The budget.
+    pub privacy: PrivacySettings,
+}
+
+/// How a variable's codes map to values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Codes {
+    /// Codes `0..categories` are the released categories (in the transform's order), then
+    /// "other" (rows whose category was not released: decoded as a released one, drawn by its
+    /// share), then "missing".
+    Categories {
+        /// How many categories were released.
+        categories: usize,
+    },
+    /// Codes `0..bins` are intervals of the transform's uniform score, then "missing".
+    Bins {
+        /// The bin edges in score space, from 0 to 1 (`bins + 1` values).
+        edges: Vec<f64>,
+    },
+}
+
+impl Codes {
+    fn size(&self) -> usize {
+        match self {
+            Codes::Categories { categories } => categories + 2,
+            Codes::Bins { edges } => edges.len(),
+        }
+    }
+
+    fn missing_code(&self) -> usize {
+        self.size() - 1
+    }
+}
+
+/// A modelled column of the `dp` engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Variable {
+    /// The column's index (in the transforms).
+    pub column: usize,
+    /// Its codes.
+    pub codes: Codes,
+    /// The variable it is drawn given (its parent in the tree), or `None` for the root.
+    pub parent: Option<usize>,
+    /// Cumulative probabilities of the codes: one row of `codes` values for the root, one row
+    /// per parent code otherwise, concatenated.
+    pub cumulative: Vec<f64>,
+}
+
+/// A fitted `dp` model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivateMarginalsModel {
+    /// One transform per column, in the table's order.
+    pub transforms: Vec<TransformState>,
+    /// The modelled columns, in sampling order (every parent before its children).
+    pub variables: Vec<Variable>,
+    /// What was measured and what it cost.
+    pub ledger: PrivacyLedger,
+}
+
+// ---- accounting ---------------------------------------------------------------------------------
+
+/// The δ of (ε, δ)-DP that ρ-zCDP gives for `epsilon` (Canonne, Kamath and Steinke 2020,
+/// Proposition 12, as MST's reference code computes it).
+pub fn zcdp_delta(rho: f64, epsilon: f64) -> f64 {
+    if rho <= 0.0 {
+        return 0.0;
+    }
+    let (mut low, mut high) = (1.01_f64, (epsilon + 1.0) / (2.0 * rho) + 2.0);
+    let mut alpha = low;
+    for _ in 0..1000 {
+        alpha = (low + high) / 2.0;
+        let derivative = (2.0 * alpha - 1.0) * rho - epsilon + (-1.0 / alpha).ln_1p();
+        if derivative < 0.0 {
+            low = alpha;
+        } else {
+            high = alpha;
+        }
+    }
+    let delta = ((alpha - 1.0) * (alpha * rho - epsilon) + alpha * (-1.0 / alpha).ln_1p()).exp() / (alpha - 1.0);
+    delta.min(1.0)
+}
+
+/// The largest ρ whose zCDP guarantee gives (ε, δ)-DP.
+pub fn zcdp_rho(epsilon: f64, delta: f64) -> f64 {
+    let (mut low, mut high) = (0.0_f64, epsilon + 1.0);
+    for _ in 0..1000 {
+        let rho = (low + high) / 2.0;
+        if zcdp_delta(rho, epsilon) <= delta {
+            low = rho;
+        } else {
+            high = rho;
+        }
+    }
+    low
+}
+
+/// The smallest ε with (ε, δ)-DP under ρ-zCDP.
+pub fn zcdp_epsilon(rho: f64, delta: f64) -> f64 {
+    if rho <= 0.0 {
+        return 0.0;
+    }
+    let (mut low, mut high) = (0.0_f64, rho + 2.0 * (rho * (1.0 / delta).ln()).sqrt() + 1.0);
+    for _ in 0..200 {
+        let epsilon = (low + high) / 2.0;
+        if zcdp_delta(rho, epsilon) <= delta {
+            high = epsilon;
+        } else {
+            low = epsilon;
+        }
+    }
+    high
+}
+
+/// The standard normal quantile.
+fn normal_quantile(p: f64) -> f64 {
+    crate::normal::inverse_cdf(p)
+}
+
+/// Draws the noise and keeps the books.
+struct Noise {
+    rng: SeededRng,
+    ledger: Vec<LedgerEntry>,
+}
+
+impl Noise {
+    fn gaussian(&mut self, sigma: f64) -> f64 {
+        let z: f64 = StandardNormal.sample(&mut self.rng);
+        sigma * z
+    }
+
+    /// Adds N(0, σ²) to every count and records the measurement.
+    fn measure(&mut self, step: &str, columns: &[&str], counts: &[f64], rho: f64) -> (Vec<f64>, f64) {
+        let sigma = (1.0 / (2.0 * rho)).sqrt();
+        let noisy = counts.iter().map(|c| c + self.gaussian(sigma)).collect();
+        self.record(step, columns, "gaussian", sigma, rho, 0.0);
+        (noisy, sigma)
+    }
+
+    fn record(&mut self, step: &str, columns: &[&str], mechanism: &str, noise: f64, rho: f64, delta: f64) {
+        self.ledger.push(LedgerEntry {
+            step: step.into(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            mechanism: mechanism.into(),
+            noise,
+            rho,
+            delta,
+        });
+    }
+
+    fn gumbel(&mut self) -> f64 {
+        let u: f64 = self.rng.random::<f64>().clamp(1e-300, 1.0 - 1e-16);
+        -(-u.ln()).ln()
+    }
+
+    /// The exponential mechanism with parameter ε and sensitivity 1: candidate `i` is chosen
+    /// with probability proportional to `exp(ε · scores[i] / 2)`, by the Gumbel-max trick.
+    fn choose(&mut self, scores: &[f64], epsilon: f64) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, score) in scores.iter().enumerate() {
+            let key = epsilon * score / 2.0 + self.gumbel();
+            if best.is_none_or(|(_, k)| key > k) {
+                best = Some((i, key));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+/// The threshold a noisy count (noise scale σ) must clear for its category to be released, so
+/// that a category held by one row is released with probability `delta`.
+fn release_threshold(sigma: f64, delta: f64) -> f64 {
+    1.0 + sigma * normal_quantile(1.0 - delta)
+}
+
+fn secure_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| {
+        Error::InvalidConfig(format!("dp engine: cannot read the operating system's random numbers for the noise: {e}"))
+    })?;
+    Ok(seed)
+}
+
+// ---- consistency (post-processing) --------------------------------------------------------------
+
+/// The Euclidean projection of `v` onto `{x >= 0, sum x = total}` (Duchi et al. 2008).
+fn project_simplex(v: &[f64], total: f64) -> Vec<f64> {
+    if v.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted: Vec<f64> = v.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let mut running = 0.0;
+    let mut theta = 0.0;
+    for (i, x) in sorted.iter().enumerate() {
+        running += x;
+        let candidate = (running - total) / (i + 1) as f64;
+        if x - candidate > 0.0 {
+            theta = candidate;
+        }
+    }
+    v.iter().map(|x| (x - theta).max(0.0)).collect()
+}
+
+/// Fits a `rows × cols` table to the given margins by iterative proportional fitting; rows or
+/// columns with no mass where the margin wants some are filled with the product of the margins.
+fn fit_margins(table: &mut [f64], rows: usize, cols: usize, row_margin: &[f64], col_margin: &[f64]) {
+    let total: f64 = row_margin.iter().sum();
+    let floor = 1e-9 * total.max(1.0) / (rows * cols) as f64;
+    for i in 0..rows {
+        for j in 0..cols {
+            if row_margin[i] > 0.0 && col_margin[j] > 0.0 {
+                table[i * cols + j] += floor;
+            } else {
+                table[i * cols + j] = 0.0;
+            }
+        }
+    }
+    for _ in 0..100 {
+        let mut change: f64 = 0.0;
+        for i in 0..rows {
+            let sum: f64 = table[i * cols..(i + 1) * cols].iter().sum();
+            if sum > 0.0 {
+                let factor = row_margin[i] / sum;
+                change = change.max((factor - 1.0).abs());
+                table[i * cols..(i + 1) * cols].iter_mut().for_each(|x| *x *= factor);
+            }
+        }
+        for j in 0..cols {
+            let sum: f64 = (0..rows).map(|i| table[i * cols + j]).sum();
+            if sum > 0.0 {
+                let factor = col_margin[j] / sum;
+                change = change.max((factor - 1.0).abs());
+                (0..rows).for_each(|i| table[i * cols + j] *= factor);
+            }
+        }
+        if change < 1e-9 {
+            break;
+        }
+    }
+}
+
+fn cumulative_of(weights: &[f64]) -> Vec<f64> {
+    let total: f64 = weights.iter().sum();
+    let mut running = 0.0;
+    let mut out: Vec<f64> = weights
+        .iter()
+        .map(|w| {
+            running += w;
+            if total > 0.0 { running / total } else { 0.0 }
+        })
+        .collect();
+    if total <= 0.0 {
+        // No mass: uniform (never drawn in practice).
+        let k = out.len() as f64;
+        out.iter_mut().enumerate().for_each(|(i, c)| *c = (i + 1) as f64 / k);
+    }
+    if let Some(last) = out.last_mut() {
+        *last = 1.0;
+    }
+    out
+}
+
+fn draw_code(cumulative: &[f64], u: f64) -> usize {
+    cumulative.partition_point(|&c| c <= u).min(cumulative.len() - 1)
+}
+
+// ---- numeric columns ------------------------------------------------------------------------------
+
+const LOW_OCTAVE: i32 = -30;
+const HIGH_OCTAVE: i32 = 62;
+const N_OCTAVES: usize = (HIGH_OCTAVE - LOW_OCTAVE + 1) as usize;
+
+/// The octave bucket of a value: negative octaves (most negative first), zero, positive octaves.
+fn octave_bucket(x: f64) -> usize {
+    if x == 0.0 {
+        return N_OCTAVES;
+    }
+    let k = (x.abs().log2().floor() as i32).clamp(LOW_OCTAVE, HIGH_OCTAVE);
+    if x < 0.0 { (HIGH_OCTAVE - k) as usize } else { N_OCTAVES + 1 + (k - LOW_OCTAVE) as usize }
+}
+
+/// The interval `[low, high]` a bucket covers.
+fn octave_range(bucket: usize) -> (f64, f64) {
+    if bucket == N_OCTAVES {
+        return (0.0, 0.0);
+    }
+    if bucket < N_OCTAVES {
+        let k = HIGH_OCTAVE - bucket as i32;
+        (-(2f64.powi(k + 1)), -(2f64.powi(k)))
+    } else {
+        let k = LOW_OCTAVE + (bucket - N_OCTAVES - 1) as i32;
+        (2f64.powi(k), 2f64.powi(k + 1))
+    }
+}
+
+/// Fine cells `[low, high]` in increasing order; `low == high` is an atom (zero).
+fn fine_cells(buckets: &[(usize, f64)], n_cells: usize, unit: Option<f64>) -> Vec<(f64, f64)> {
+    let mass: f64 = buckets.iter().map(|(_, m)| m.max(0.0)).sum::<f64>().max(1e-12);
+    let mut cells = Vec::new();
+    for &(bucket, m) in buckets {
+        let (low, high) = octave_range(bucket);
+        if low == high {
+            cells.push((low, high));
+            continue;
+        }
+        let wanted = ((n_cells as f64 * m.max(0.0) / mass).round() as usize).max(1);
+        match unit {
+            Some(unit) => {
+                // Whole multiples of `unit` in the bucket, cells with edges halfway between them.
+                let (first, last) = if low < 0.0 {
+                    ((low / unit).ceil() + if (low / unit).fract() == 0.0 { 1.0 } else { 0.0 }, (high / unit).floor())
+                } else {
+                    ((low / unit).ceil(), (high / unit).ceil() - 1.0)
+                };
+                if last < first {
+                    continue;
+                }
+                let count = last - first + 1.0;
+                let per_cell = (count / wanted as f64).ceil().max(1.0);
+                let mut start = first;
+                while start <= last {
+                    let end = (start + per_cell - 1.0).min(last);
+                    cells.push(((start - 0.5) * unit, (end + 0.5) * unit));
+                    start = end + 1.0;
+                }
+            }
+            None => {
+                for i in 0..wanted {
+                    let a = low + (high - low) * i as f64 / wanted as f64;
+                    let b = low + (high - low) * (i + 1) as f64 / wanted as f64;
+                    cells.push((a, b));
+                }
+            }
+        }
+    }
+    cells
+}
+
+fn cell_of(cells: &[(f64, f64)], x: f64) -> usize {
+    // First cell whose upper end is not below x.
+    cells.partition_point(|&(_, high)| high < x).min(cells.len() - 1)
+}
+
+/// The numbers a column's values are whole multiples of, from the metadata alone.
+fn unit_of(kind: &ColumnKind) -> Option<f64> {
+    match kind {
+        ColumnKind::Numerical { integer: true, format } => Some(format.step.max(1) as f64),
+        ColumnKind::Date { .. } => Some(1.0),
+        _ => None,
+    }
+}
+
+fn numeric_output(kind: &ColumnKind) -> NumericOutput {
+    match kind {
+        ColumnKind::Numerical { integer: true, format } => NumericOutput::Integer { step: format.step.max(1) },
+        ColumnKind::Numerical { format, .. } => NumericOutput::Float { format: format.clone() },
+        ColumnKind::Date { pattern, storage } => NumericOutput::Date { pattern: pattern.clone(), storage: *storage },
+        ColumnKind::Datetime { pattern, offset_seconds, .. } => {
+            // The granularity comes from the pattern, not from the values.
+            let step_micros = if pattern.contains("%f") || pattern.contains("%.f") {
+                1
+            } else if pattern.contains("%S") || pattern.contains("%T") || pattern.contains("%s") {
+                1_000_000
+            } else if pattern.contains("%M") || pattern.contains("%R") {
+                60_000_000
+            } else if pattern.contains("%H") || pattern.contains("%I") {
+                3_600_000_000
+            } else {
+                86_400_000_000
+            };
+            NumericOutput::Datetime { pattern: pattern.clone(), offset_seconds: *offset_seconds, step_micros }
+        }
+        _ => NumericOutput::Float { format: NumberFormat::default() },
+    }
+}
+
+/// A numeric column after preprocessing: its fine cells and CDF, and the code of every row.
+struct NumericPrep {
+    cdf: PiecewiseCdf,
+    edges: Vec<f64>,
+    codes: Vec<u32>,
+}
+
+// ---- fitting ------------------------------------------------------------------------------------
+
+enum Prepared {
+    Categorical { labels: Vec<String>, codes: Vec<u32> },
+    Boolean { codes: Vec<u32> },
+    Numeric(Option<NumericPrep>),
+}
+
+impl PrivateMarginals {
+    /// Fits the engine on a table whose columns match `metadata`.
+    pub fn fit(&self, table: &Table, metadata: &Metadata, context: &mut FitContext) -> Result<PrivateMarginalsModel> {
+        let privacy = &self.privacy;
+        privacy.check()?;
+        let n_rows = table.n_rows();
+        if privacy.delta >= 1.0 / n_rows as f64 {
+            context.warnings.push(Warning::table(format!(
+                "δ = {} is not below 1 / rows = {:.2e}: a guarantee this weak could allow a whole row to be released; use a smaller --delta",
+                privacy.delta,
+                1.0 / n_rows as f64
+            )));
+        }
+        let seed = match privacy.insecure_noise_seed {
+            Some(seed) => {
+                let mut bytes = [0u8; 32];
+                bytes[..8].copy_from_slice(&seed.to_le_bytes());
+                bytes
+            }
+            None => secure_seed()?,
+        };
+        let mut noise = Noise { rng: SeededRng::from_seed(seed), ledger: Vec::new() };
+
+        let kinds: Vec<&ColumnKind> = metadata.columns.iter().map(|c| &c.kind).collect();
+        let is_categorical = |k: &ColumnKind| matches!(k, ColumnKind::Categorical { .. });
+        let is_numeric = |k: &ColumnKind| {
+            matches!(k, ColumnKind::Numerical { .. } | ColumnKind::Date { .. } | ColumnKind::Datetime { .. })
+        };
+        let n_categorical = kinds.iter().filter(|k| is_categorical(k)).count();
+        let n_numeric = kinds.iter().filter(|k| is_numeric(k)).count();
+        let n_modelled =
+            n_categorical + n_numeric + kinds.iter().filter(|k| matches!(k, ColumnKind::Boolean { .. })).count();
+
+        // The budget: half of δ for the thresholded domains (when there are any), ρ from the rest.
+        let delta_thresholds = if n_categorical > 0 { privacy.delta / 2.0 } else { 0.0 };
+        let rho = zcdp_rho(privacy.epsilon, privacy.delta - delta_thresholds);
+        let n_pre = n_categorical + 2 * n_numeric;
+        let share_pre = if n_pre > 0 { 0.1 } else { 0.0 };
+        let share_select = if n_modelled >= 3 { 0.1 } else { 0.0 };
+        let share_one = 0.2;
+        let rho_pre = rho * share_pre / n_pre.max(1) as f64;
+        let mut rho_spent = 0.0;
+
+        // 1. Preprocessing: domains and bounds.
+        let mut transforms: Vec<TransformState> = Vec::with_capacity(kinds.len());
+        let mut prepared: Vec<Option<Prepared>> = Vec::with_capacity(kinds.len());
+        for (index, meta) in metadata.columns.iter().enumerate() {
+            context.report(FitStage::Transforms, index, kinds.len());
+            let column = table.column(&meta.name)?;
+            let name = meta.name.as_str();
+            match &meta.kind {
+                ColumnKind::Categorical { .. } | ColumnKind::Boolean { .. } => {
+                    let labels = label_values(name, &column.data, &meta.kind)?;
+                    if let ColumnKind::Boolean { .. } = meta.kind {
+                        let codes = labels
+                            .iter()
+                            .map(|l| match l.as_deref() {
+                                Some("true") => 0,
+                                Some(_) => 1,
+                                None => 3,
+                            })
+                            .collect();
+                        prepared.push(Some(Prepared::Boolean { codes }));
+                        transforms.push(TransformState::Categorical(placeholder_categorical(
+                            column,
+                            meta,
+                            vec!["true".into(), "false".into()],
+                        )?));
+                        continue;
+                    }
+                    let mut counts: HashMap<&str, f64> = HashMap::new();
+                    for label in labels.iter().flatten() {
+                        *counts.entry(label.as_ref()).or_default() += 1.0;
+                    }
+                    let mut entries: Vec<(&str, f64)> = counts.into_iter().collect();
+                    entries.sort_by(|a, b| a.0.cmp(b.0)); // noise drawn in a fixed order
+                    let sigma = (1.0 / (2.0 * rho_pre)).sqrt();
+                    let delta_column = delta_thresholds / n_categorical as f64;
+                    let threshold = release_threshold(sigma, delta_column);
+                    let mut released: Vec<(&str, f64)> = entries
+                        .iter()
+                        .map(|&(label, count)| (label, count + noise.gaussian(sigma)))
+                        .filter(|&(_, noisy)| noisy >= threshold)
+                        .collect();
+                    noise.record("domain", &[name], "thresholded_gaussian", sigma, rho_pre, delta_column);
+                    rho_spent += rho_pre;
+                    released.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+                    let index: HashMap<&str, u32> =
+                        released.iter().enumerate().map(|(i, (label, _))| (*label, i as u32)).collect();
+                    let k = released.len() as u32;
+                    let codes = labels
+                        .iter()
+                        .map(|l| match l {
+                            Some(label) => index.get(label.as_ref()).copied().unwrap_or(k),
+                            None => k + 1,
+                        })
+                        .collect();
+                    let released: Vec<String> = released.into_iter().map(|(l, _)| l.to_string()).collect();
+                    transforms.push(TransformState::Categorical(placeholder_categorical(
+                        column,
+                        meta,
+                        released.clone(),
+                    )?));
+                    prepared.push(Some(Prepared::Categorical { labels: released, codes }));
+                }
+                kind if is_numeric(kind) => {
+                    let values = numeric_values(name, &column.data, kind)?;
+                    let prep = prepare_numeric(name, &values, kind, rho_pre, privacy, &mut noise, context)?;
+                    rho_spent += 2.0 * rho_pre;
+                    let cdf = prep
+                        .as_ref()
+                        .map_or(PiecewiseCdf { xs: vec![0.0, 0.0], ps: vec![0.0, 1.0] }, |p| p.cdf.clone());
+                    transforms.push(TransformState::Numeric(NumericState {
+                        column: name.to_string(),
+                        cdf,
+                        missing_share: 0.0,
+                        output: numeric_output(kind),
+                    }));
+                    prepared.push(Some(Prepared::Numeric(prep)));
+                }
+                _ => {
+                    // Generated columns: fresh values in the source's layout.
+                    transforms.push(TransformState::fit(column, meta, &self.transform, &mut context.warnings)?);
+                    prepared.push(None);
+                }
+            }
+        }
+        context.report(FitStage::Transforms, kinds.len(), kinds.len());
+
+        // The variables: codes per row and code layouts.
+        struct Var<'a> {
+            column: usize,
+            name: &'a str,
+            codes: Codes,
+            data: Vec<u32>,
+        }
+        let mut vars: Vec<Var> = Vec::new();
+        for (column, prep) in prepared.into_iter().enumerate() {
+            let name = metadata.columns[column].name.as_str();
+            match prep {
+                Some(Prepared::Categorical { labels, codes }) => {
+                    vars.push(Var { column, name, codes: Codes::Categories { categories: labels.len() }, data: codes })
+                }
+                Some(Prepared::Boolean { codes }) => {
+                    vars.push(Var { column, name, codes: Codes::Categories { categories: 2 }, data: codes })
+                }
+                Some(Prepared::Numeric(Some(prep))) => {
+                    vars.push(Var { column, name, codes: Codes::Bins { edges: prep.edges }, data: prep.codes })
+                }
+                Some(Prepared::Numeric(None)) | None => {}
+            }
+        }
+        let d = vars.len();
+        context.report(FitStage::Correlations, 0, 3);
+
+        // 2. One-way marginals.
+        let rho_one = rho * share_one / d.max(1) as f64;
+        let mut one_way: Vec<Vec<f64>> = Vec::with_capacity(d);
+        let mut sigma_one = 0.0;
+        for var in &vars {
+            let mut counts = vec![0.0; var.codes.size()];
+            var.data.iter().for_each(|&c| counts[c as usize] += 1.0);
+            let (noisy, sigma) = noise.measure("one_way", &[var.name], &counts, rho_one);
+            sigma_one = sigma;
+            rho_spent += rho_one;
+            one_way.push(noisy);
+        }
+        let total = if d > 0 {
+            (one_way.iter().map(|v| v.iter().sum::<f64>()).sum::<f64>() / d as f64).max(1.0)
+        } else {
+            n_rows as f64
+        };
+        let independent: Vec<Vec<f64>> = one_way.iter().map(|v| project_simplex(v, total)).collect();
+        context.report(FitStage::Correlations, 1, 3);
+
+        // 3. Selection: a spanning tree of pairs by the exponential mechanism.
+        let mut edges: Vec<(usize, usize)> = Vec::new();
+        if d >= 2 {
+            let mut scores: Vec<((usize, usize), f64)> = Vec::new();
+            for i in 0..d {
+                for j in i + 1..d {
+                    let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
+                    let mut counts = vec![0.0; ki * kj];
+                    for (a, b) in vars[i].data.iter().zip(&vars[j].data) {
+                        counts[*a as usize * kj + *b as usize] += 1.0;
+                    }
+                    let mut error = 0.0;
+                    for a in 0..ki {
+                        for b in 0..kj {
+                            let expected = independent[i][a] * independent[j][b] / total;
+                            error += (counts[a * kj + b] - expected).abs();
+                        }
+                    }
+                    scores.push(((i, j), error));
+                }
+            }
+            let mut component: Vec<usize> = (0..d).collect();
+            fn find(component: &mut [usize], mut x: usize) -> usize {
+                while component[x] != x {
+                    component[x] = component[component[x]];
+                    x = component[x];
+                }
+                x
+            }
+            let rounds = d - 1;
+            let rho_round = if share_select > 0.0 { rho * share_select / rounds as f64 } else { 0.0 };
+            let epsilon_round = (8.0 * rho_round).sqrt();
+            for _ in 0..rounds {
+                let candidates: Vec<((usize, usize), f64)> = scores
+                    .iter()
+                    .copied()
+                    .filter(|&((i, j), _)| find(&mut component, i) != find(&mut component, j))
+                    .collect();
+                // With two columns there is one pair and nothing to choose (and no budget spent).
+                let chosen = if rho_round > 0.0 {
+                    let values: Vec<f64> = candidates.iter().map(|(_, s)| *s).collect();
+                    noise.choose(&values, epsilon_round)
+                } else {
+                    (!candidates.is_empty()).then_some(0)
+                };
+                let Some(((i, j), _)) = chosen.map(|c| candidates[c]) else { break };
+                let (ri, rj) = (find(&mut component, i), find(&mut component, j));
+                component[ri] = rj;
+                edges.push((i, j));
+                if rho_round > 0.0 {
+                    noise.record(
+                        "selection",
+                        &[vars[i].name, vars[j].name],
+                        "exponential",
+                        epsilon_round,
+                        rho_round,
+                        0.0,
+                    );
+                    rho_spent += rho_round;
+                }
+            }
+        }
+        context.report(FitStage::Correlations, 2, 3);
+
+        // 4. Two-way marginals of the chosen pairs.
+        let rho_two = if edges.is_empty() { 0.0 } else { (rho - rho_spent).max(0.0) / edges.len() as f64 };
+        let mut two_way: Vec<(Vec<f64>, f64)> = Vec::with_capacity(edges.len());
+        for &(i, j) in &edges {
+            let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
+            let mut counts = vec![0.0; ki * kj];
+            for (a, b) in vars[i].data.iter().zip(&vars[j].data) {
+                counts[*a as usize * kj + *b as usize] += 1.0;
+            }
+            let measured = noise.measure("two_way", &[vars[i].name, vars[j].name], &counts, rho_two);
+            rho_spent += rho_two;
+            two_way.push(measured);
+        }
+        context.report(FitStage::Correlations, 3, 3);
+
+        // Consistency: one-way estimates from every measurement, weighted by inverse variance.
+        let mut marginals: Vec<Vec<f64>> = Vec::with_capacity(d);
+        for (v, var) in vars.iter().enumerate() {
+            let k = var.codes.size();
+            let w_one = 1.0 / (sigma_one * sigma_one);
+            let mut sum: Vec<f64> = one_way[v].iter().map(|x| x * w_one).collect();
+            let mut weight = w_one;
+            for (e, &(i, j)) in edges.iter().enumerate() {
+                let (table, sigma) = &two_way[e];
+                let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
+                let margin: Vec<f64> = if i == v {
+                    (0..ki).map(|a| table[a * kj..(a + 1) * kj].iter().sum()).collect()
+                } else if j == v {
+                    (0..kj).map(|b| (0..ki).map(|a| table[a * kj + b]).sum()).collect()
+                } else {
+                    continue;
+                };
+                let other = if i == v { kj } else { ki };
+                let w = 1.0 / (other as f64 * sigma * sigma);
+                sum.iter_mut().zip(&margin).for_each(|(s, m)| *s += w * m);
+                weight += w;
+            }
+            debug_assert_eq!(sum.len(), k);
+            let estimate: Vec<f64> = sum.iter().map(|s| s / weight).collect();
+            marginals.push(project_simplex(&estimate, total));
+        }
+
+        // The tree, rooted at the first variable; every parent is drawn before its children.
+        let mut adjacency: Vec<Vec<(usize, usize)>> = vec![Vec::new(); d];
+        for (e, &(i, j)) in edges.iter().enumerate() {
+            adjacency[i].push((j, e));
+            adjacency[j].push((i, e));
+        }
+        let mut order: Vec<(usize, Option<(usize, usize)>)> = Vec::with_capacity(d);
+        let mut seen = vec![false; d];
+        for root in 0..d {
+            if seen[root] {
+                continue;
+            }
+            seen[root] = true;
+            order.push((root, None));
+            let mut next = order.len() - 1;
+            while next < order.len() {
+                let (v, _) = order[next];
+                next += 1;
+                for &(w, e) in &adjacency[v] {
+                    if !seen[w] {
+                        seen[w] = true;
+                        order.push((w, Some((v, e))));
+                    }
+                }
+            }
+        }
+        let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, (v, _))| (*v, p)).collect();
+        let mut variables = Vec::with_capacity(d);
+        for &(v, parent) in &order {
+            let k = vars[v].codes.size();
+            let cumulative = match parent {
+                None => cumulative_of(&marginals[v]),
+                Some((p, e)) => {
+                    let (i, j) = edges[e];
+                    let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
+                    let mut table = project_simplex(&two_way[e].0, total);
+                    fit_margins(&mut table, ki, kj, &marginals[i], &marginals[j]);
+                    let kp = vars[p].codes.size();
+                    let mut rows = Vec::with_capacity(kp * k);
+                    for a in 0..kp {
+                        let row: Vec<f64> =
+                            (0..k).map(|b| if i == p { table[a * kj + b] } else { table[b * kj + a] }).collect();
+                        if row.iter().sum::<f64>() > 0.0 {
+                            rows.extend(cumulative_of(&row));
+                        } else {
+                            rows.extend(cumulative_of(&marginals[v]));
+                        }
+                    }
+                    rows
+                }
+            };
+            variables.push(Variable {
+                column: vars[v].column,
+                codes: vars[v].codes.clone(),
+                parent: parent.map(|(p, _)| position[&p]),
+                cumulative,
+            });
+        }
+
+        // The transforms take the estimated marginals: category shares and missing shares.
+        for (v, var) in vars.iter().enumerate() {
+            let marginal = &marginals[v];
+            let mass: f64 = marginal.iter().sum::<f64>().max(1e-12);
+            let missing_share = marginal[var.codes.missing_code()] / mass;
+            match (&mut transforms[var.column], &var.codes) {
+                (TransformState::Numeric(state), _) => state.missing_share = missing_share,
+                (TransformState::Categorical(state), Codes::Categories { categories }) => {
+                    state.missing_share = missing_share;
+                    let present: f64 = marginal[..*categories].iter().sum();
+                    state.cumulative = cumulative_of(&marginal[..*categories]);
+                    state.protected_share = marginal[*categories] / mass;
+                    if state.protected_share > 0.005
+                        && !matches!(metadata.columns[var.column].kind, ColumnKind::Boolean { .. })
+                    {
+                        context.warnings.push(Warning::column(
+                            var.name,
+                            format!(
+                                "about {:.1}% of rows hold categories too rare to release under ε = {}; they are drawn from the released categories",
+                                100.0 * state.protected_share,
+                                privacy.epsilon
+                            ),
+                        ));
+                    }
+                    if present <= 0.0 {
+                        state.categories = Vec::<String>::new().into();
+                        state.cumulative.clear();
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        let delta_spent = noise.ledger.iter().map(|e| e.delta).sum::<f64>();
+        let gaussian_delta = privacy.delta - delta_thresholds;
+        let epsilon_spent = zcdp_epsilon(rho_spent.min(rho), gaussian_delta);
+        let ledger = PrivacyLedger {
+            epsilon: privacy.epsilon,
+            delta: privacy.delta,
+            rho,
+            delta_thresholds,
+            rho_spent,
+            epsilon_spent,
+            delta_spent: delta_spent + gaussian_delta,
+            secure_noise: privacy.insecure_noise_seed.is_none(),
+            public: vec![
+                "the metadata: column names, types and formats".into(),
+                "the layouts of generated columns (identifier, free-text and personal-data columns), which are replaced by fresh values".into(),
+                "the number of rows is not released; every count carries noise".into(),
+            ],
+            entries: noise.ledger,
+        };
+        if !ledger.secure_noise {
+            context.warnings.push(Warning::table(
+                "the noise was drawn from a test seed recorded in the model: this model has no privacy guarantee",
+            ));
+        }
+        Ok(PrivateMarginalsModel { transforms, variables, ledger })
+    }
+}
+
+/// A categorical transform with the released categories and the column's storage; its shares are
+/// set once the marginals are estimated.
+fn placeholder_categorical(
+    column: &doppel_core::Column,
+    meta: &doppel_core::ColumnMeta,
+    categories: Vec<String>,
+) -> Result<CategoricalState> {
+    let (storage, boolean_tokens) = match &meta.kind {
+        ColumnKind::Categorical { storage } => (*storage, None),
+        ColumnKind::Boolean { true_token, false_token, storage } => {
+            let storage = if *storage == Storage::Text { Storage::Boolean } else { *storage };
+            (storage, Some((true_token.clone(), false_token.clone())))
+        }
+        _ => unreachable!("invariant: only categorical kinds"),
+    };
+    let _ = column;
+    let k = categories.len();
+    Ok(CategoricalState {
+        column: meta.name.clone(),
+        storage,
+        boolean_tokens,
+        categories: categories.into(),
+        cumulative: (1..=k).map(|i| i as f64 / k as f64).collect(),
+        missing_share: 0.0,
+        protected_share: 0.0,
+    })
+}
+
+/// Bounds, fine histogram and bins of a numeric column; `None` when no part of its range holds
+/// enough rows to clear the noise (the column is then generated empty).
+fn prepare_numeric(
+    name: &str,
+    values: &[Option<f64>],
+    kind: &ColumnKind,
+    rho: f64,
+    privacy: &PrivacySettings,
+    noise: &mut Noise,
+    context: &mut FitContext,
+) -> Result<Option<NumericPrep>> {
+    // Octave counts bound the range.
+    let mut octaves = vec![0.0; 2 * N_OCTAVES + 1];
+    values.iter().flatten().for_each(|&x| octaves[octave_bucket(x)] += 1.0);
+    let (noisy, sigma) = noise.measure("bounds", &[name], &octaves, rho);
+    // A bucket counts when its noisy count clears 4σ: across all buckets of an empty range, a
+    // false bound then comes up about once in a thousand columns.
+    let threshold = 4.0 * sigma;
+    let first = noisy.iter().position(|&c| c >= threshold);
+    let last = noisy.iter().rposition(|&c| c >= threshold);
+    let (Some(first), Some(last)) = (first, last) else {
+        // The second measurement is still charged, so that the ledger does not depend on the data.
+        noise.record("marginal", &[name], "gaussian", (1.0 / (2.0 * rho)).sqrt(), rho, 0.0);
+        context.warnings.push(Warning::column(
+            name,
+            format!("too few values to measure under ε = {}: the column is generated empty", privacy.epsilon),
+        ));
+        return Ok(None);
+    };
+    let buckets: Vec<(usize, f64)> = (first..=last).map(|b| (b, noisy[b])).collect();
+    let present: f64 = buckets.iter().map(|(_, m)| m.max(0.0)).sum();
+    // Enough cells for the shape, few enough that each holds several times the noise.
+    let sigma_fine = (1.0 / (2.0 * rho)).sqrt();
+    let n_cells = ((present / (4.0 * sigma_fine)) as usize).clamp(8, 512);
+    let cells = fine_cells(&buckets, n_cells, unit_of(kind));
+    if cells.is_empty() {
+        noise.record("marginal", &[name], "gaussian", sigma_fine, rho, 0.0);
+        context
+            .warnings
+            .push(Warning::column(name, "no value fits the column's measured range: the column is generated empty"));
+        return Ok(None);
+    }
+    let mut counts = vec![0.0; cells.len()];
+    let cell_index: Vec<Option<usize>> = values.iter().map(|v| v.map(|x| cell_of(&cells, x))).collect();
+    cell_index.iter().flatten().for_each(|&c| counts[c] += 1.0);
+    let (noisy_cells, _) = noise.measure("marginal", &[name], &counts, rho);
+    let mass_total = noisy_cells.iter().sum::<f64>().max(1.0);
+    let mut mass = project_simplex(&noisy_cells, mass_total);
+    // Trim cells without mass at both ends, so that the range is what the data supports.
+    let first = mass.iter().position(|&m| m > 0.0).unwrap_or(0);
+    let last = mass.iter().rposition(|&m| m > 0.0).unwrap_or(cells.len() - 1);
+    let mass_sum: f64 = mass.iter().sum::<f64>().max(1e-12);
+    mass.iter_mut().for_each(|m| *m /= mass_sum);
+    // The CDF: points at cell edges; atoms are jumps.
+    let mut xs = Vec::new();
+    let mut ps = Vec::new();
+    let mut running = 0.0;
+    let mut cell_score_end = vec![0.0; cells.len()];
+    for c in 0..cells.len() {
+        let (low, high) = cells[c];
+        if c >= first && c <= last {
+            if xs.last() != Some(&low) {
+                xs.push(low);
+                ps.push(running);
+            }
+            running += mass[c];
+            xs.push(high);
+            ps.push(running.min(1.0));
+        } else if c > last {
+            running = 1.0;
+        }
+        cell_score_end[c] = running.min(1.0);
+    }
+    if let Some(p) = ps.last_mut() {
+        *p = 1.0;
+    }
+    if xs.len() < 2 {
+        xs = vec![cells[first].0, cells[first].1];
+        ps = vec![0.0, 1.0];
+    }
+    let cdf = PiecewiseCdf { xs, ps };
+    // Bins: score intervals at cell boundaries near equal quantiles; the noise of the pair tables
+    // decides how many are worth it.
+    let pair_sigma = sigma_fine; // the order of the pair noise; good enough to size the bins
+    let wanted = ((present / (2.0 * pair_sigma)).sqrt().round() as usize).clamp(2, privacy.max_bins);
+    let mut edges = vec![0.0];
+    for j in 1..wanted {
+        let target = j as f64 / wanted as f64;
+        let best = cell_score_end
+            .iter()
+            .copied()
+            .filter(|&s| s > 0.0 && s < 1.0)
+            .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()));
+        if let Some(edge) = best
+            && edge > *edges.last().expect("invariant: starts with 0")
+        {
+            edges.push(edge);
+        }
+    }
+    edges.push(1.0);
+    edges.dedup();
+    let bins = edges.len() - 1;
+    // A cell's bin: the bin its score range ends in.
+    let cell_bin: Vec<u32> =
+        cell_score_end.iter().map(|&s| (edges.partition_point(|&e| e < s).max(1) - 1).min(bins - 1) as u32).collect();
+    let codes = cell_index.iter().map(|c| c.map_or(bins as u32, |c| cell_bin[c])).collect();
+    Ok(Some(NumericPrep { cdf, edges, codes }))
+}
+
+impl PrivateMarginalsModel {
+    /// Samples `n_rows` rows whose global row numbers start at `first_row`, like the other engines.
+    pub fn sample_rows(
+        &self,
+        first_row: u64,
+        n_rows: usize,
+        latent_rng: &mut SeededRng,
+        column_rng: &dyn Fn(usize) -> SeededRng,
+    ) -> Result<Table> {
+        let mut codes: Vec<Vec<u32>> = vec![Vec::with_capacity(n_rows); self.variables.len()];
+        let mut within: Vec<Vec<f64>> = vec![Vec::with_capacity(n_rows); self.variables.len()];
+        for _ in 0..n_rows {
+            for (v, variable) in self.variables.iter().enumerate() {
+                let k = variable.codes.size();
+                let row = match variable.parent {
+                    None => 0,
+                    Some(p) => *codes[p].last().expect("invariant: parents come first") as usize,
+                };
+                let code = draw_code(&variable.cumulative[row * k..(row + 1) * k], latent_rng.random::<f64>());
+                codes[v].push(code as u32);
+                within[v].push(latent_rng.random::<f64>());
+            }
+        }
+        // Scores per encoded column, in the transforms' order.
+        let mut by_column: HashMap<usize, usize> = HashMap::new();
+        for (v, variable) in self.variables.iter().enumerate() {
+            by_column.insert(variable.column, v);
+        }
+        let mut scores: Vec<Vec<f64>> = Vec::new();
+        for (column, transform) in self.transforms.iter().enumerate() {
+            let outputs = transform.output_columns().len();
+            if outputs == 0 {
+                continue;
+            }
+            let Some(&v) = by_column.get(&column) else {
+                // A modelled column without a variable (nothing measurable): all missing.
+                scores.push(vec![0.5; n_rows]);
+                if outputs > 1 {
+                    scores.push(vec![1.0; n_rows]);
+                }
+                continue;
+            };
+            let variable = &self.variables[v];
+            let missing = variable.codes.missing_code() as u32;
+            let mut value = Vec::with_capacity(n_rows);
+            for (row, &code) in codes[v].iter().enumerate() {
+                let u = within[v][row];
+                value.push(match &variable.codes {
+                    _ if code == missing => 0.5,
+                    Codes::Bins { edges } => {
+                        let (low, high) = (edges[code as usize], edges[code as usize + 1]);
+                        (low + (high - low) * u).clamp(1e-12, 1.0 - 1e-12)
+                    }
+                    Codes::Categories { categories } => {
+                        let TransformState::Categorical(state) = transform else { unreachable!("invariant") };
+                        if code as usize >= *categories {
+                            u // "other": a released category, drawn by its share
+                        } else {
+                            let i = code as usize;
+                            let low = if i == 0 { 0.0 } else { state.cumulative[i - 1] };
+                            (low + state.cumulative[i]) / 2.0
+                        }
+                    }
+                });
+            }
+            scores.push(value);
+            if outputs > 1 {
+                scores.push(codes[v].iter().map(|&c| if c == missing { 1.0 } else { 0.0 }).collect());
+            }
+        }
+        decode_scores(&self.transforms, &scores, first_row, n_rows, column_rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zcdp_conversion_matches_the_reference_values() {
+        // MST's reference code: cdp_rho(1.0, 1e-9) ≈ 0.0110, cdp_rho(10, 1e-6) ≈ 1.3.
+        let rho = zcdp_rho(1.0, 1e-6);
+        assert!((0.015..0.025).contains(&rho), "{rho}");
+        assert!(zcdp_delta(rho, 1.0) <= 1e-6 * (1.0 + 1e-9));
+        // The conversion is tighter than the simple bound ε = ρ + 2√(ρ ln 1/δ).
+        let simple = rho + 2.0 * (rho * (1e6f64).ln()).sqrt();
+        assert!(simple > 1.0);
+        let back = zcdp_epsilon(rho, 1e-6);
+        assert!((back - 1.0).abs() < 1e-3, "{back}");
+    }
+
+    fn noise(seed: u64) -> Noise {
+        Noise { rng: SeededRng::seed_from_u64(seed), ledger: Vec::new() }
+    }
+
+    #[test]
+    fn gaussian_noise_has_the_calibrated_scale() {
+        let mut noise = noise(1);
+        let rho = 0.02; // σ = √(1 / 2ρ) = 5
+        let n = 40_000;
+        let (noisy, sigma) = noise.measure("one_way", &["x"], &vec![100.0; n], rho);
+        assert!((sigma - 5.0).abs() < 1e-12);
+        let nf = n as f64;
+        let mean = noisy.iter().sum::<f64>() / nf;
+        let variance = noisy.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (nf - 1.0);
+        let within_one = noisy.iter().filter(|x| (*x - 100.0).abs() <= sigma).count() as f64 / nf;
+        let within_two = noisy.iter().filter(|x| (*x - 100.0).abs() <= 2.0 * sigma).count() as f64 / nf;
+        // Each bound is four standard errors wide.
+        assert!((mean - 100.0).abs() < 4.0 * sigma / nf.sqrt(), "mean {mean}");
+        assert!((variance / (sigma * sigma) - 1.0).abs() < 4.0 * (2.0 / nf).sqrt(), "variance {variance}");
+        assert!((within_one - 0.6827).abs() < 4.0 * (0.6827 * 0.3173 / nf).sqrt(), "within 1σ {within_one}");
+        assert!((within_two - 0.9545).abs() < 4.0 * (0.9545 * 0.0455 / nf).sqrt(), "within 2σ {within_two}");
+        assert_eq!(noise.ledger.len(), 1);
+        assert_eq!(noise.ledger[0].rho, rho);
+    }
+
+    #[test]
+    fn a_category_of_one_row_is_released_with_probability_delta() {
+        let mut noise = noise(2);
+        let (sigma, delta) = (20.0, 0.01);
+        let threshold = release_threshold(sigma, delta);
+        let n = 200_000;
+        let released = (0..n).filter(|_| 1.0 + noise.gaussian(sigma) >= threshold).count() as f64 / n as f64;
+        assert!((released - delta).abs() < 4.0 * (delta * (1.0 - delta) / n as f64).sqrt(), "released {released}");
+        // A category of 5σ above the threshold is almost always released.
+        let common = (0..1000).filter(|_| threshold + 5.0 * sigma + noise.gaussian(sigma) >= threshold).count();
+        assert!(common >= 999);
+    }
+
+    #[test]
+    fn the_exponential_mechanism_picks_in_proportion_to_exp_half_epsilon_score() {
+        let mut noise = noise(3);
+        let scores = [0.0, 1.0, 3.0];
+        let epsilon = 1.0;
+        let n = 100_000;
+        let mut counts = [0usize; 3];
+        for _ in 0..n {
+            counts[noise.choose(&scores, epsilon).expect("a choice")] += 1;
+        }
+        let weights: Vec<f64> = scores.iter().map(|s| (epsilon * s / 2.0).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        for i in 0..3 {
+            let (observed, expected) = (counts[i] as f64 / n as f64, weights[i] / total);
+            let bound = 4.0 * (expected * (1.0 - expected) / n as f64).sqrt();
+            assert!((observed - expected).abs() < bound, "candidate {i}: {observed} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn simplex_projection_keeps_the_total_and_signs() {
+        let p = project_simplex(&[5.0, -3.0, 1.0, 0.5], 4.0);
+        assert!((p.iter().sum::<f64>() - 4.0).abs() < 1e-9);
+        assert!(p.iter().all(|x| *x >= 0.0));
+        assert_eq!(p[1], 0.0);
+        assert!(p[0] > p[2]);
+    }
+
+    #[test]
+    fn margins_are_fitted() {
+        let mut table = vec![4.0, 1.0, 1.0, 4.0];
+        fit_margins(&mut table, 2, 2, &[7.0, 3.0], &[5.0, 5.0]);
+        assert!((table[0] + table[1] - 7.0).abs() < 1e-6);
+        assert!((table[0] + table[2] - 5.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn octaves_order_values() {
+        let xs = [-1e6, -3.0, -0.001, 0.0, 1e-40, 0.3, 1.0, 1.5, 2.0, 1e30];
+        let buckets: Vec<usize> = xs.iter().map(|&x| octave_bucket(x)).collect();
+        assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+        for &x in &xs {
+            let (low, high) = octave_range(octave_bucket(x));
+            if x != 0.0 && x.abs() > 1e-9 && x.abs() < 1e18 {
+                assert!(low <= x && x <= high, "{x} not in [{low}, {high}]");
+            }
+        }
+    }
+}
