@@ -131,11 +131,11 @@ pub struct FitSettingsArgs {
     pub max_fit_seconds: Option<f64>,
     /// The privacy budget ε of `--engine dp` (smaller is more private; 1 is strong, 10 weak):
     /// every step that reads the data, preprocessing included, is charged to it
-    #[arg(long, value_name = "EPSILON")]
+    #[arg(long, value_name = "EPSILON", allow_negative_numbers = true)]
     pub epsilon: Option<f64>,
     /// The δ of `--engine dp`: the chance that the ε bound fails; keep it far below 1 / rows
     /// [default: 1e-6]
-    #[arg(long, value_name = "DELTA")]
+    #[arg(long, value_name = "DELTA", allow_negative_numbers = true)]
     pub delta: Option<f64>,
     /// Categories (and numeric points) held by fewer training rows than this are left out of
     /// the model, so that rare values cannot be reproduced

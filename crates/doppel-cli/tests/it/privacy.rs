@@ -139,10 +139,14 @@ fn no_training_value_reaches_any_artefact_of_any_engine() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (data, secrets) = personal_csv(&dir);
     let mut artefacts: Vec<(String, String)> = Vec::new();
-    for engine in ["tree", "copula"] {
+    for engine in ["tree", "copula", "dp"] {
         let model = path_in(&dir, &format!("{engine}.doppel"));
         let output = path_in(&dir, &format!("{engine}.csv"));
-        let fit = crate::doppel(&["fit", &data, "-o", &model, "--engine", engine]);
+        let mut args = vec!["fit", &data, "-o", &model, "--engine", engine];
+        if engine == "dp" {
+            args.extend(["--epsilon", "10"]);
+        }
+        let fit = crate::doppel(&args);
         assert_eq!(fit.code, 0, "{}", fit.stderr);
         let sample = crate::doppel(&["sample", &model, "-n", "2000", "-o", &output, "--where", "plan=pro"]);
         assert_eq!(sample.code, 0, "{}", sample.stderr);
@@ -298,11 +302,12 @@ fn anonymize_replaces_personal_data_consistently_and_keeps_the_rest() {
     assert!(!std::path::Path::new(&path_in(&dir, "d.csv")).exists());
 }
 
-/// The membership-inference attacks of `doppel evaluate` find nothing in the default engine's
-/// output on every public dataset (AUC ≤ 0.55), and find the members of a copy of the training
-/// data (AUC ≥ 0.9), so the attack is shown to work.
+/// The membership-inference attacks of `doppel evaluate` find nothing in the output of the
+/// default engine and of the dp engine (at ε = 10, its weakest setting in the bench) on every
+/// public dataset (AUC ≤ 0.55), and find the members of a copy of the training data (AUC ≥ 0.9),
+/// so the attack is shown to work.
 #[test]
-fn membership_inference_fails_on_the_default_engine_and_finds_copies() {
+fn membership_inference_fails_on_the_default_and_dp_engines_and_finds_copies() {
     let dir = tempfile::tempdir().expect("temp dir");
     let membership = |real: &str, synthetic: &str, holdout: &str| -> f64 {
         let json = path_in(&dir, "evaluation.json");
@@ -331,9 +336,27 @@ fn membership_inference_fails_on_the_default_engine_and_finds_copies() {
         let synthetic = path_in(&dir, &format!("{name}.csv"));
         doppel_ok(&["synth", train, "-o", &synthetic, "--seed", "1", "--quiet"]);
         let default_engine = membership(train, &synthetic, holdout);
+        doppel_ok(&[
+            "synth",
+            train,
+            "-o",
+            &synthetic,
+            "--seed",
+            "1",
+            "--engine",
+            "dp",
+            "--epsilon",
+            "10",
+            "--quiet",
+            "--force",
+        ]);
+        let dp = membership(train, &synthetic, holdout);
         let copy = membership(train, train, holdout);
-        eprintln!("{name}: membership AUC {default_engine:.3} (default engine), {copy:.3} (a copy)");
+        eprintln!(
+            "{name}: membership AUC {default_engine:.3} (default engine), {dp:.3} (dp, ε = 10), {copy:.3} (a copy)"
+        );
         assert!(default_engine <= 0.55, "{name}: membership AUC {default_engine:.3} for the default engine");
+        assert!(dp <= 0.55, "{name}: membership AUC {dp:.3} for the dp engine");
         assert!(copy >= 0.9, "{name}: the attack finds only {copy:.3} on a copy of the training data");
     }
 }
