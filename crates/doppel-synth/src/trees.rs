@@ -49,11 +49,28 @@ pub struct TreeSettings {
     pub min_gain: f64,
     /// Classes of a categorical target that the split search tells apart (the rest are pooled).
     pub split_classes: usize,
+    /// Rare-combination protection: in a leaf, a category held by fewer than this many training
+    /// rows (a combination of the leaf's conditions and that value, rare in the data) is left
+    /// out, and the leaf falls back on the target's overall distribution for that share. `None`
+    /// (models fitted before the protection existed) keeps every count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rare_combination_rows: Option<usize>,
 }
+
+/// The default of [`TreeSettings::rare_combination_rows`], like the rare-category threshold.
+pub const RARE_COMBINATION_ROWS: usize = 5;
 
 impl Default for TreeSettings {
     fn default() -> Self {
-        TreeSettings { min_leaf: 10, max_depth: 24, max_bins: 256, smoothing: 1.0, min_gain: 3.0, split_classes: 32 }
+        TreeSettings {
+            min_leaf: 10,
+            max_depth: 24,
+            max_bins: 256,
+            smoothing: 1.0,
+            min_gain: 3.0,
+            split_classes: 32,
+            rare_combination_rows: Some(RARE_COMBINATION_ROWS),
+        }
     }
 }
 
@@ -406,6 +423,7 @@ impl SequentialTrees {
         let total = order.len();
         let threads = rayon::current_num_threads().max(1);
         let mut trees: Vec<Tree> = Vec::with_capacity(total);
+        let mut protected = vec![(0usize, 0usize); variables.len()];
         let mut row_share = 1.0f64;
         let mut fitted_seconds = 0.0f64;
         let mut position = 0;
@@ -425,13 +443,43 @@ impl SequentialTrees {
             }
             let chunk_started = Instant::now();
             let rows = subsample(n_rows, row_share, self.seed, position as u64);
-            let fitted: Vec<Tree> = (position..chunk_end)
+            let fitted: Vec<(Tree, (usize, usize))> = (position..chunk_end)
                 .into_par_iter()
                 .map(|p| grow_tree(&variables, &codes, order[p], &order[..p], &rows, settings))
                 .collect();
             fitted_seconds += chunk_started.elapsed().as_secs_f64() * (chunk_end - position) as f64;
-            trees.extend(fitted);
+            for (tree, counts) in fitted {
+                protected[tree.target as usize] = counts;
+                trees.push(tree);
+            }
             position = chunk_end;
+        }
+        // Rare combinations, reported per column (its value and missing indicator together).
+        if let Some(threshold) = settings.rare_combination_rows {
+            let mut by_column: Vec<(String, usize, usize)> = Vec::new();
+            for (variable, &(combinations, rows)) in variables.iter().zip(&protected) {
+                let column = variable.name.rsplit_once('.').map_or(variable.name.as_str(), |(c, _)| c);
+                match by_column.last_mut() {
+                    Some((name, c, r)) if name == column => {
+                        *c += combinations;
+                        *r += rows;
+                    }
+                    _ => by_column.push((column.to_string(), combinations, rows)),
+                }
+            }
+            let listed: Vec<String> = by_column
+                .into_iter()
+                .filter(|(_, c, _)| *c > 0)
+                .map(|(column, combinations, rows)| {
+                    format!("`{column}` {combinations} ({:.2}% of rows)", 100.0 * rows as f64 / n_rows.max(1) as f64)
+                })
+                .collect();
+            if !listed.is_empty() {
+                context.warnings.push(Warning::table(format!(
+                    "rare combinations left out of the trees (a value held by fewer than {threshold} training rows under a leaf's conditions; those rows are drawn from the column's overall distribution): {}",
+                    listed.join(", ")
+                )));
+            }
         }
         context.report(FitStage::Trees, total, total);
         if row_share < 1.0 {
@@ -515,6 +563,10 @@ struct Grower<'a> {
     n_classes: usize,
     criterion: Criterion,
     settings: &'a TreeSettings,
+    /// Whether the target is a numeric column's bins (ranges, not values: never protected).
+    target_is_bins: bool,
+    /// Rare combinations left out of leaves, and the rows they held.
+    protected: std::cell::Cell<(usize, usize)>,
 }
 
 /// One feature's histogram over a node's rows (see [`Grower::histograms`]).
@@ -570,7 +622,7 @@ fn grow_tree(
     features: &[usize],
     rows: &[u32],
     settings: &TreeSettings,
-) -> Tree {
+) -> (Tree, (usize, usize)) {
     let variable = &variables[target];
     let absent = variable.absent();
     let target_codes = &codes[target];
@@ -592,7 +644,17 @@ fn grow_tree(
         }
         Criterion::Gini { pooled, n_pooled: kept.min(n_classes) + usize::from(n_classes > kept) }
     };
-    let grower = Grower { variables, codes, features, target: target_codes, n_classes, criterion, settings };
+    let grower = Grower {
+        variables,
+        codes,
+        features,
+        target: target_codes,
+        n_classes,
+        criterion,
+        settings,
+        target_is_bins: matches!(variable.codes, Codes::Bins { .. }),
+        protected: std::cell::Cell::new((0, 0)),
+    };
     let training_rows = rows.len() as u64;
     let mut nodes = Vec::new();
     let prior = Counts::from_dense(&grower.class_counts(&rows));
@@ -601,7 +663,8 @@ fn grow_tree(
     } else {
         grower.grow(&mut rows, 0, None, &mut nodes);
     }
-    Tree { target: target as u32, training_rows, nodes, prior, smoothing: settings.smoothing }
+    let protected = grower.protected.get();
+    (Tree { target: target as u32, training_rows, nodes, prior, smoothing: settings.smoothing }, protected)
 }
 
 impl Grower<'_> {
@@ -610,6 +673,25 @@ impl Grower<'_> {
         for &r in rows {
             counts[usize::from(self.target[r as usize])] += 1;
         }
+        counts
+    }
+
+    /// A leaf's counts without its rare combinations: categories (not numeric bins, which are
+    /// ranges) held by fewer than `rare_combination_rows` of the leaf's rows.
+    fn protect(&self, mut counts: Vec<u32>) -> Vec<u32> {
+        let Some(threshold) = self.settings.rare_combination_rows else { return counts };
+        if !matches!(self.criterion, Criterion::Gini { .. }) || self.target_is_bins {
+            return counts;
+        }
+        let (mut combinations, mut rows) = self.protected.get();
+        for count in counts.iter_mut() {
+            if *count > 0 && (*count as usize) < threshold {
+                combinations += 1;
+                rows += *count as usize;
+                *count = 0;
+            }
+        }
+        self.protected.set((combinations, rows));
         counts
     }
 
@@ -674,7 +756,7 @@ impl Grower<'_> {
             self.best_split(rows, &histograms).map(|split| (split, histograms))
         };
         let Some((split, histograms)) = split else {
-            nodes.push(TreeNode::Leaf(Counts::from_dense(&counts)));
+            nodes.push(TreeNode::Leaf(Counts::from_dense(&self.protect(counts))));
             return index;
         };
         // Partition: left rows first.

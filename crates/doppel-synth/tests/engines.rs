@@ -386,3 +386,48 @@ fn a_time_budget_is_kept_with_a_warning() {
     let synthetic = draw(&model, &SampleOptions::new(100, 1)).expect("samples");
     assert_eq!(synthetic.n_rows(), 100);
 }
+
+#[test]
+fn rare_combinations_are_left_out_of_the_leaves_with_a_warning() {
+    // `kind = rare` happens 3 times among 2000 `group = a` rows: a rare combination.
+    let (mut group, mut kind) = (vec![], vec![]);
+    for row in 0..4000 {
+        let a = row % 2 == 0;
+        group.push(Some(if a { "a" } else { "b" }.to_string()));
+        let value = if a {
+            if row < 6 { "rare" } else { "common" }
+        } else if row % 4 == 1 {
+            "rare"
+        } else {
+            "common"
+        };
+        kind.push(Some(value.to_string()));
+    }
+    let table = Table::try_new(vec![
+        Column::new("group", ColumnData::Text(group)),
+        Column::new("kind", ColumnData::Text(kind)),
+    ])
+    .expect("a table");
+    let model = fit(Engine::Tree, &table);
+    let warning = model.fit.warnings.iter().find(|w| w.message.starts_with("rare combinations left out"));
+    assert!(warning.is_some_and(|w| w.message.contains("`kind` 1 (0.07% of rows)")), "{:?}", model.fit.warnings);
+    let doppel_synth::EngineModel::SequentialTrees(trees) = &model.model else { panic!("a tree model") };
+    for tree in &trees.trees {
+        for node in &tree.nodes {
+            if let doppel_synth::trees::TreeNode::Leaf(counts) = node {
+                let mut previous = 0;
+                for &running in &counts.cumulative {
+                    assert!(running - previous >= 5, "a leaf keeps a category of {} rows", running - previous);
+                    previous = running;
+                }
+            }
+        }
+    }
+    // The common combinations are kept: half of group b is rare.
+    let synthetic = draw(&model, &SampleOptions::new(20_000, 3)).expect("samples");
+    let (g, k) = (texts(&synthetic, "group"), texts(&synthetic, "kind"));
+    let b_rare = share(&k, |r| g[r].as_deref() == Some("b"), Some("rare"));
+    assert!((b_rare - 0.5).abs() < 0.03, "P(rare | b) = {b_rare}");
+    let a_rare = share(&k, |r| g[r].as_deref() == Some("a"), Some("rare"));
+    assert!(a_rare < 0.001, "P(rare | a) = {a_rare}");
+}
