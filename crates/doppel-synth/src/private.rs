@@ -1,5 +1,5 @@
 //! The `dp` engine: differentially private marginals, in the family of MST (McKenna, Miklau and
-//! Sheldon, the NIST 2018 winner).
+//! Sheldon, the NIST 2018 winner), PrivBayes and AIM.
 //!
 //! Every step that reads the data is a noisy measurement charged to one privacy ledger, the
 //! preprocessing included:
@@ -13,16 +13,20 @@
 //!    the quantile bins that the model works on.
 //! 2. **One-way marginals** of every column's codes (bins or categories, plus "missing" and, for
 //!    categories, "other"), with Gaussian noise.
-//! 3. **Selection.** A maximum spanning tree of column pairs, chosen edge by edge with the
-//!    exponential mechanism (Gumbel noise), scored by how far each pair's true two-way counts are
-//!    from the independent estimate of the noisy one-way marginals.
-//! 4. **Two-way marginals** of the chosen pairs, with Gaussian noise.
+//! 3. **Structure, one family at a time.** A Bayesian network is grown from the pair chosen
+//!    first: each round picks a column not yet in the network and its parents among those that
+//!    are (one parent, or a parent and that parent's own first parent) by the exponential
+//!    mechanism (Gumbel noise). A family's score is the L1 distance between its true counts and
+//!    the current model's estimate, minus the L1 error its noisy measurement would carry (as in
+//!    AIM), so three-way families are chosen only when they are worth their noise.
+//! 4. **Family marginals**: the chosen family's joint counts, with Gaussian noise.
 //!
 //! The noisy measurements are then made consistent (projection onto the simplex, inverse-variance
-//! weighting of the one-way estimates, iterative proportional fitting of each pair to them), which
-//! is post-processing and costs nothing. Sampling walks the tree from its root: each column is
-//! drawn given its parent, then decoded by the same transforms as the other engines use, which
-//! restore formats and rounding.
+//! weighting of the one-way estimates, iterative proportional fitting of each family to the
+//! model's distribution of its parents and to the column's own marginal), which is
+//! post-processing and costs nothing. Sampling follows the network: each column is drawn given
+//! its parents, then decoded by the same transforms as the other engines use, which restore
+//! formats and rounding.
 //!
 //! Accounting is in zero-concentrated DP (ρ-zCDP, Bun and Steinke): the user's (ε, δ) becomes a
 //! ρ by the tight conversion of Canonne, Kamath and Steinke (2020), with half of δ kept for the
@@ -191,10 +195,11 @@ pub struct Variable {
     pub column: usize,
     /// Its codes.
     pub codes: Codes,
-    /// The variable it is drawn given (its parent in the tree), or `None` for the root.
-    pub parent: Option<usize>,
-    /// Cumulative probabilities of the codes: one row of `codes` values for the root, one row
-    /// per parent code otherwise, concatenated.
+    /// The variables it is drawn given (positions in the model's order, all before it): none,
+    /// one, or a parent and that parent's own first parent.
+    pub parents: Vec<usize>,
+    /// Cumulative probabilities of the codes, one row of `codes` values per combination of the
+    /// parents' codes (the first parent's code is the slowest index), concatenated.
     pub cumulative: Vec<f64>,
 }
 
@@ -699,7 +704,7 @@ impl PrivateMarginals {
         // 2. One-way marginals.
         let rho_one = rho * share_one / d.max(1) as f64;
         let mut one_way: Vec<Vec<f64>> = Vec::with_capacity(d);
-        let mut sigma_one = 0.0;
+        let mut sigma_one = f64::INFINITY;
         for var in &vars {
             let mut counts = vec![0.0; var.codes.size()];
             var.data.iter().for_each(|&c| counts[c as usize] += 1.0);
@@ -713,172 +718,195 @@ impl PrivateMarginals {
         } else {
             n_rows as f64
         };
-        let independent: Vec<Vec<f64>> = one_way.iter().map(|v| project_simplex(v, total)).collect();
+        // Shares by the one-way measurements alone.
+        let one_way_shares: Vec<Vec<f64>> =
+            one_way.iter().map(|v| project_simplex(v, total).iter().map(|x| x / total).collect()).collect();
         context.report(FitStage::Correlations, 1, 3);
 
-        // 3. Selection: a spanning tree of pairs by the exponential mechanism.
-        let mut edges: Vec<(usize, usize)> = Vec::new();
-        if d >= 2 {
-            let mut scores: Vec<((usize, usize), f64)> = Vec::new();
-            for i in 0..d {
-                for j in i + 1..d {
-                    let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
-                    let mut counts = vec![0.0; ki * kj];
-                    for (a, b) in vars[i].data.iter().zip(&vars[j].data) {
-                        counts[*a as usize * kj + *b as usize] += 1.0;
+        // 3 and 4. A Bayesian network, one family at a time: each round chooses a column not yet
+        // placed and its parents among the placed ones (one parent, or a parent and that
+        // parent's own first parent) by the exponential mechanism, then measures the family's
+        // joint counts with Gaussian noise. A family's score is how far its true counts are from
+        // the current model's estimate minus the noise its measurement would carry (as in AIM),
+        // so large domains are chosen only when they are worth their noise.
+        let families = d.saturating_sub(1);
+        let rho_round = if families > 0 && share_select > 0.0 { rho * share_select / families as f64 } else { 0.0 };
+        let epsilon_round = (8.0 * rho_round).sqrt();
+        let rho_family =
+            if families > 0 { (rho - rho_spent - rho_round * families as f64).max(0.0) / families as f64 } else { 0.0 };
+        let sigma_family = if rho_family > 0.0 { (1.0 / (2.0 * rho_family)).sqrt() } else { f64::INFINITY };
+        let noise_l1 = |cells: usize| (2.0 / std::f64::consts::PI).sqrt() * sigma_family * cells as f64;
+        struct Placed {
+            /// Parents (variable indices); the last is the anchor.
+            parents: Vec<usize>,
+            /// Shares of (anchor, this) codes, anchor-major; empty for roots.
+            joint: Vec<f64>,
+            /// Shares of this variable's codes.
+            marginal: Vec<f64>,
+            /// Cumulative code probabilities, one row per parent-code combination.
+            cumulative: Vec<f64>,
+        }
+        let mut placed: Vec<Option<Placed>> = (0..d).map(|_| None).collect();
+        let mut order: Vec<usize> = Vec::with_capacity(d);
+        let sizes: Vec<usize> = vars.iter().map(|v| v.codes.size()).collect();
+        let joint_counts = |family: &[usize], v: usize| -> Vec<f64> {
+            let cells: usize = family.iter().map(|&f| sizes[f]).product::<usize>() * sizes[v];
+            let mut counts = vec![0.0; cells];
+            for row in 0..n_rows {
+                let mut index = 0usize;
+                for &f in family {
+                    index = index * sizes[f] + vars[f].data[row] as usize;
+                }
+                counts[index * sizes[v] + vars[v].data[row] as usize] += 1.0;
+            }
+            counts
+        };
+        const MAX_CELLS: usize = 1 << 18;
+        let mut scores: HashMap<(Vec<usize>, usize), f64> = HashMap::new();
+        for round in 0..families {
+            // Candidates: (family, column).
+            let mut candidates: Vec<(Vec<usize>, usize)> = Vec::new();
+            if round == 0 {
+                for p in 0..d {
+                    for v in p + 1..d {
+                        candidates.push((vec![p], v));
                     }
-                    let mut error = 0.0;
-                    for a in 0..ki {
-                        for b in 0..kj {
-                            let expected = independent[i][a] * independent[j][b] / total;
-                            error += (counts[a * kj + b] - expected).abs();
+                }
+            } else {
+                for v in (0..d).filter(|&v| placed[v].is_none()) {
+                    for &p in &order {
+                        candidates.push((vec![p], v));
+                        if let Some(&anchor) = placed[p].as_ref().and_then(|x| x.parents.last()) {
+                            let cells = sizes[anchor] * sizes[p] * sizes[v];
+                            if cells <= MAX_CELLS && noise_l1(cells) < 2.0 * total {
+                                candidates.push((vec![anchor, p], v));
+                            }
                         }
                     }
-                    scores.push(((i, j), error));
                 }
             }
-            let mut component: Vec<usize> = (0..d).collect();
-            fn find(component: &mut [usize], mut x: usize) -> usize {
-                while component[x] != x {
-                    component[x] = component[component[x]];
-                    x = component[x];
+            let mut values = Vec::with_capacity(candidates.len());
+            for (family, v) in &candidates {
+                let key = (family.clone(), *v);
+                if let Some(score) = scores.get(&key) {
+                    values.push(*score);
+                    continue;
                 }
-                x
-            }
-            let rounds = d - 1;
-            let rho_round = if share_select > 0.0 { rho * share_select / rounds as f64 } else { 0.0 };
-            let epsilon_round = (8.0 * rho_round).sqrt();
-            for _ in 0..rounds {
-                let candidates: Vec<((usize, usize), f64)> = scores
-                    .iter()
-                    .copied()
-                    .filter(|&((i, j), _)| find(&mut component, i) != find(&mut component, j))
-                    .collect();
-                // With two columns there is one pair and nothing to choose (and no budget spent).
-                let chosen = if rho_round > 0.0 {
-                    let values: Vec<f64> = candidates.iter().map(|(_, s)| *s).collect();
-                    noise.choose(&values, epsilon_round)
-                } else {
-                    (!candidates.is_empty()).then_some(0)
+                // The model's shares of the family's codes (a root's own measurement in round 0).
+                let family_shares: Vec<f64> = match family.as_slice() {
+                    [p] => placed[*p].as_ref().map_or_else(|| one_way_shares[*p].clone(), |x| x.marginal.clone()),
+                    [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
+                    _ => unreachable!("invariant: families of one or two"),
                 };
-                let Some(((i, j), _)) = chosen.map(|c| candidates[c]) else { break };
-                let (ri, rj) = (find(&mut component, i), find(&mut component, j));
-                component[ri] = rj;
-                edges.push((i, j));
-                if rho_round > 0.0 {
-                    noise.record(
-                        "selection",
-                        &[vars[i].name, vars[j].name],
-                        "exponential",
-                        epsilon_round,
-                        rho_round,
-                        0.0,
-                    );
-                    rho_spent += rho_round;
+                let counts = joint_counts(family, *v);
+                let kv = sizes[*v];
+                let mut error = 0.0;
+                for (f, share) in family_shares.iter().enumerate() {
+                    for x in 0..kv {
+                        error += (counts[f * kv + x] - total * share * one_way_shares[*v][x]).abs();
+                    }
+                }
+                let score = error - noise_l1(counts.len());
+                scores.insert(key, score);
+                values.push(score);
+            }
+            let chosen = if rho_round > 0.0 {
+                noise.choose(&values, epsilon_round)
+            } else {
+                (0..values.len()).max_by(|&a, &b| values[a].total_cmp(&values[b]))
+            };
+            let Some(chosen) = chosen else { break };
+            let (family, v) = candidates[chosen].clone();
+            let names: Vec<&str> = family.iter().chain(std::iter::once(&v)).map(|&i| vars[i].name).collect();
+            if rho_round > 0.0 {
+                noise.record("selection", &names, "exponential", epsilon_round, rho_round, 0.0);
+                rho_spent += rho_round;
+            }
+            let step = if family.len() == 1 { "two_way" } else { "three_way" };
+            let (measured, _) = noise.measure(step, &names, &joint_counts(&family, v), rho_family);
+            rho_spent += rho_family;
+            let kv = sizes[v];
+            let rows = measured.len() / kv;
+            // v's one-way shares from both measurements, weighted by inverse variance.
+            let combine = |own: &[f64], other: &[f64], other_cells: usize| -> Vec<f64> {
+                let (w1, w2) =
+                    (1.0 / (sigma_one * sigma_one), 1.0 / (other_cells as f64 * sigma_family * sigma_family));
+                let mixed: Vec<f64> = own.iter().zip(other).map(|(a, b)| (w1 * a + w2 * b) / (w1 + w2)).collect();
+                project_simplex(&mixed, total)
+            };
+            let v_margin: Vec<f64> = (0..kv).map(|x| (0..rows).map(|f| measured[f * kv + x]).sum()).collect();
+            let v_counts = combine(&one_way[v], &v_margin, rows);
+            let family_counts: Vec<f64> = if round == 0 {
+                let p = family[0];
+                let p_margin: Vec<f64> = (0..rows).map(|f| measured[f * kv..(f + 1) * kv].iter().sum()).collect();
+                let p_counts = combine(&one_way[p], &p_margin, kv);
+                let marginal: Vec<f64> = p_counts.iter().map(|c| c / total).collect();
+                placed[p] = Some(Placed {
+                    parents: Vec::new(),
+                    joint: Vec::new(),
+                    cumulative: cumulative_of(&marginal),
+                    marginal,
+                });
+                order.push(p);
+                p_counts
+            } else {
+                let shares = match family.as_slice() {
+                    [p] => placed[*p].as_ref().expect("invariant: placed").marginal.clone(),
+                    [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
+                    _ => unreachable!("invariant: families of one or two"),
+                };
+                shares.iter().map(|s| s * total).collect()
+            };
+            let mut table = project_simplex(&measured, total);
+            fit_margins(&mut table, rows, kv, &family_counts, &v_counts);
+            let mut cumulative = Vec::with_capacity(rows * kv);
+            for f in 0..rows {
+                let row = &table[f * kv..(f + 1) * kv];
+                cumulative.extend(if row.iter().sum::<f64>() > 0.0 {
+                    cumulative_of(row)
+                } else {
+                    cumulative_of(&v_counts)
+                });
+            }
+            let anchor = *family.last().expect("invariant: a parent");
+            let ka = sizes[anchor];
+            let mut joint = vec![0.0; ka * kv];
+            for f in 0..rows {
+                let a = f % ka; // the anchor is the last (fastest) index of the family
+                for x in 0..kv {
+                    joint[a * kv + x] += table[f * kv + x] / total;
                 }
             }
+            let marginal: Vec<f64> = (0..kv).map(|x| (0..ka).map(|a| joint[a * kv + x]).sum()).collect();
+            placed[v] = Some(Placed { parents: family, joint, marginal, cumulative });
+            order.push(v);
         }
-        context.report(FitStage::Correlations, 2, 3);
-
-        // 4. Two-way marginals of the chosen pairs.
-        let rho_two = if edges.is_empty() { 0.0 } else { (rho - rho_spent).max(0.0) / edges.len() as f64 };
-        let mut two_way: Vec<(Vec<f64>, f64)> = Vec::with_capacity(edges.len());
-        for &(i, j) in &edges {
-            let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
-            let mut counts = vec![0.0; ki * kj];
-            for (a, b) in vars[i].data.iter().zip(&vars[j].data) {
-                counts[*a as usize * kj + *b as usize] += 1.0;
+        // Columns left without a family (a table of one column): drawn from their one-way shares.
+        for v in 0..d {
+            if placed[v].is_none() {
+                let marginal = one_way_shares[v].clone();
+                placed[v] = Some(Placed {
+                    parents: Vec::new(),
+                    joint: Vec::new(),
+                    cumulative: cumulative_of(&marginal),
+                    marginal,
+                });
+                order.push(v);
             }
-            let measured = noise.measure("two_way", &[vars[i].name, vars[j].name], &counts, rho_two);
-            rho_spent += rho_two;
-            two_way.push(measured);
         }
         context.report(FitStage::Correlations, 3, 3);
-
-        // Consistency: one-way estimates from every measurement, weighted by inverse variance.
-        let mut marginals: Vec<Vec<f64>> = Vec::with_capacity(d);
-        for (v, var) in vars.iter().enumerate() {
-            let k = var.codes.size();
-            let w_one = 1.0 / (sigma_one * sigma_one);
-            let mut sum: Vec<f64> = one_way[v].iter().map(|x| x * w_one).collect();
-            let mut weight = w_one;
-            for (e, &(i, j)) in edges.iter().enumerate() {
-                let (table, sigma) = &two_way[e];
-                let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
-                let margin: Vec<f64> = if i == v {
-                    (0..ki).map(|a| table[a * kj..(a + 1) * kj].iter().sum()).collect()
-                } else if j == v {
-                    (0..kj).map(|b| (0..ki).map(|a| table[a * kj + b]).sum()).collect()
-                } else {
-                    continue;
-                };
-                let other = if i == v { kj } else { ki };
-                let w = 1.0 / (other as f64 * sigma * sigma);
-                sum.iter_mut().zip(&margin).for_each(|(s, m)| *s += w * m);
-                weight += w;
-            }
-            debug_assert_eq!(sum.len(), k);
-            let estimate: Vec<f64> = sum.iter().map(|s| s / weight).collect();
-            marginals.push(project_simplex(&estimate, total));
-        }
-
-        // The tree, rooted at the first variable; every parent is drawn before its children.
-        let mut adjacency: Vec<Vec<(usize, usize)>> = vec![Vec::new(); d];
-        for (e, &(i, j)) in edges.iter().enumerate() {
-            adjacency[i].push((j, e));
-            adjacency[j].push((i, e));
-        }
-        let mut order: Vec<(usize, Option<(usize, usize)>)> = Vec::with_capacity(d);
-        let mut seen = vec![false; d];
-        for root in 0..d {
-            if seen[root] {
-                continue;
-            }
-            seen[root] = true;
-            order.push((root, None));
-            let mut next = order.len() - 1;
-            while next < order.len() {
-                let (v, _) = order[next];
-                next += 1;
-                for &(w, e) in &adjacency[v] {
-                    if !seen[w] {
-                        seen[w] = true;
-                        order.push((w, Some((v, e))));
-                    }
-                }
-            }
-        }
-        let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, (v, _))| (*v, p)).collect();
+        let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, v)| (*v, p)).collect();
+        let mut marginals: Vec<Vec<f64>> = vec![Vec::new(); d];
         let mut variables = Vec::with_capacity(d);
-        for &(v, parent) in &order {
-            let k = vars[v].codes.size();
-            let cumulative = match parent {
-                None => cumulative_of(&marginals[v]),
-                Some((p, e)) => {
-                    let (i, j) = edges[e];
-                    let (ki, kj) = (vars[i].codes.size(), vars[j].codes.size());
-                    let mut table = project_simplex(&two_way[e].0, total);
-                    fit_margins(&mut table, ki, kj, &marginals[i], &marginals[j]);
-                    let kp = vars[p].codes.size();
-                    let mut rows = Vec::with_capacity(kp * k);
-                    for a in 0..kp {
-                        let row: Vec<f64> =
-                            (0..k).map(|b| if i == p { table[a * kj + b] } else { table[b * kj + a] }).collect();
-                        if row.iter().sum::<f64>() > 0.0 {
-                            rows.extend(cumulative_of(&row));
-                        } else {
-                            rows.extend(cumulative_of(&marginals[v]));
-                        }
-                    }
-                    rows
-                }
-            };
+        for &v in &order {
+            let done = placed[v].take().expect("invariant: every variable is placed");
             variables.push(Variable {
                 column: vars[v].column,
                 codes: vars[v].codes.clone(),
-                parent: parent.map(|(p, _)| position[&p]),
-                cumulative,
+                parents: done.parents.iter().map(|p| position[p]).collect(),
+                cumulative: done.cumulative,
             });
+            marginals[v] = done.marginal;
         }
 
         // The transforms take the estimated marginals: category shares and missing shares.
@@ -1093,10 +1121,10 @@ impl PrivateMarginalsModel {
         for _ in 0..n_rows {
             for (v, variable) in self.variables.iter().enumerate() {
                 let k = variable.codes.size();
-                let row = match variable.parent {
-                    None => 0,
-                    Some(p) => *codes[p].last().expect("invariant: parents come first") as usize,
-                };
+                let row = variable.parents.iter().fold(0usize, |row, &p| {
+                    row * self.variables[p].codes.size()
+                        + *codes[p].last().expect("invariant: parents come first") as usize
+                });
                 let code = draw_code(&variable.cumulative[row * k..(row + 1) * k], latent_rng.random::<f64>());
                 codes[v].push(code as u32);
                 within[v].push(latent_rng.random::<f64>());

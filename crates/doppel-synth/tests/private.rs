@@ -81,7 +81,7 @@ fn the_ledger_adds_up_to_the_budget_and_covers_preprocessing() {
         // Preprocessing is charged: the categorical domain, and bounds and marginal of both numbers.
         let steps = |step: &str| ledger.entries.iter().filter(|e| e.step == step).count();
         assert_eq!((steps("domain"), steps("bounds"), steps("marginal")), (1, 2, 2));
-        assert_eq!((steps("one_way"), steps("two_way"), steps("selection")), (3, 2, 2));
+        assert_eq!((steps("one_way"), steps("two_way") + steps("three_way"), steps("selection")), (3, 2, 2));
         // The guarantee is in the model file, and in every fit option written.
         let json = model.to_json();
         assert!(json.contains("\"ledger\"") && json.contains(&format!("\"epsilon\":{epsilon}")));
