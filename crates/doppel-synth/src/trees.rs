@@ -219,6 +219,15 @@ pub struct Counts {
     pub codes: Vec<u16>,
     /// Rows with this code or an earlier one (the last is the node's row count).
     pub cumulative: Vec<u32>,
+    /// Rows of rare combinations left out of a leaf (see
+    /// [`TreeSettings::rare_combination_rows`]): their share is drawn from the tree's prior, so
+    /// the leaf's weight and the column's marginal stay as they were.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub protected: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 impl Counts {
@@ -284,7 +293,7 @@ impl Tree {
         if prior_n == 0.0 {
             return None;
         }
-        let m = if n == 0.0 { 1.0 } else { self.smoothing };
+        let m = if n == 0.0 && leaf.protected == 0 { 1.0 } else { self.smoothing + f64::from(leaf.protected) };
         let point = rng.random::<f64>() * (n + m);
         Some(if point < n { leaf.at(point) } else { self.prior.at((point - n) / m * prior_n) })
     }
@@ -297,7 +306,7 @@ impl Tree {
         if prior_n == 0.0 {
             return None;
         }
-        let m = if n == 0.0 { 1.0 } else { self.smoothing };
+        let m = if n == 0.0 && leaf.protected == 0 { 1.0 } else { self.smoothing + f64::from(leaf.protected) };
         let weight = |code: u16| restriction.weights.get(usize::from(code)).copied().unwrap_or(0.0);
         let count_at = |counts: &Counts, i: usize| {
             f64::from(counts.cumulative[i] - if i == 0 { 0 } else { counts.cumulative[i - 1] })
@@ -424,6 +433,16 @@ impl SequentialTrees {
         let threads = rayon::current_num_threads().max(1);
         let mut trees: Vec<Tree> = Vec::with_capacity(total);
         let mut protected = vec![(0usize, 0usize); variables.len()];
+        // Values are protected, missing indicators are not (whether a value is missing rarely
+        // singles anyone out, and protecting it would bias the missing shares); `--keep-rare`
+        // exempts a column from rare-combination protection too.
+        let protect: Vec<bool> = variables
+            .iter()
+            .map(|v| {
+                let (column, part) = v.name.rsplit_once('.').unwrap_or((v.name.as_str(), "value"));
+                part != "missing" && !self.transform.keep_rare.iter().any(|k| k == column)
+            })
+            .collect();
         let mut row_share = 1.0f64;
         let mut fitted_seconds = 0.0f64;
         let mut position = 0;
@@ -445,7 +464,7 @@ impl SequentialTrees {
             let rows = subsample(n_rows, row_share, self.seed, position as u64);
             let fitted: Vec<(Tree, (usize, usize))> = (position..chunk_end)
                 .into_par_iter()
-                .map(|p| grow_tree(&variables, &codes, order[p], &order[..p], &rows, settings))
+                .map(|p| grow_tree(&variables, &codes, order[p], &order[..p], &rows, settings, protect[order[p]]))
                 .collect();
             fitted_seconds += chunk_started.elapsed().as_secs_f64() * (chunk_end - position) as f64;
             for (tree, counts) in fitted {
@@ -563,8 +582,9 @@ struct Grower<'a> {
     n_classes: usize,
     criterion: Criterion,
     settings: &'a TreeSettings,
-    /// Whether the target is a numeric column's bins (ranges, not values: never protected).
-    target_is_bins: bool,
+    /// Whether the target's rare combinations are left out: not for a numeric column's bins
+    /// (ranges, not values), nor for columns the user exempted with `--keep-rare`.
+    protect_target: bool,
     /// Rare combinations left out of leaves, and the rows they held.
     protected: std::cell::Cell<(usize, usize)>,
 }
@@ -622,6 +642,7 @@ fn grow_tree(
     features: &[usize],
     rows: &[u32],
     settings: &TreeSettings,
+    protect: bool,
 ) -> (Tree, (usize, usize)) {
     let variable = &variables[target];
     let absent = variable.absent();
@@ -652,7 +673,7 @@ fn grow_tree(
         n_classes,
         criterion,
         settings,
-        target_is_bins: matches!(variable.codes, Codes::Bins { .. }),
+        protect_target: protect && !matches!(variable.codes, Codes::Bins { .. }),
         protected: std::cell::Cell::new((0, 0)),
     };
     let training_rows = rows.len() as u64;
@@ -678,21 +699,24 @@ impl Grower<'_> {
 
     /// A leaf's counts without its rare combinations: categories (not numeric bins, which are
     /// ranges) held by fewer than `rare_combination_rows` of the leaf's rows.
-    fn protect(&self, mut counts: Vec<u32>) -> Vec<u32> {
-        let Some(threshold) = self.settings.rare_combination_rows else { return counts };
-        if !matches!(self.criterion, Criterion::Gini { .. }) || self.target_is_bins {
-            return counts;
+    /// Returns the kept counts and the rows left out.
+    fn protect(&self, mut counts: Vec<u32>) -> (Vec<u32>, u32) {
+        let Some(threshold) = self.settings.rare_combination_rows else { return (counts, 0) };
+        if !matches!(self.criterion, Criterion::Gini { .. }) || !self.protect_target {
+            return (counts, 0);
         }
         let (mut combinations, mut rows) = self.protected.get();
+        let mut left_out = 0;
         for count in counts.iter_mut() {
             if *count > 0 && (*count as usize) < threshold {
                 combinations += 1;
                 rows += *count as usize;
+                left_out += *count;
                 *count = 0;
             }
         }
         self.protected.set((combinations, rows));
-        counts
+        (counts, left_out)
     }
 
     /// Whether a node of `n` rows at `depth` may be split at all.
@@ -756,7 +780,8 @@ impl Grower<'_> {
             self.best_split(rows, &histograms).map(|split| (split, histograms))
         };
         let Some((split, histograms)) = split else {
-            nodes.push(TreeNode::Leaf(Counts::from_dense(&self.protect(counts))));
+            let (kept, protected) = self.protect(counts);
+            nodes.push(TreeNode::Leaf(Counts { protected, ..Counts::from_dense(&kept) }));
             return index;
         };
         // Partition: left rows first.
