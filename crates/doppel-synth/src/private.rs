@@ -17,8 +17,8 @@
 //!    first: each round picks a column not yet in the network and its parents among those that
 //!    are (one parent, or a parent and that parent's own first parent) by the exponential
 //!    mechanism (Gumbel noise). A family's score is the L1 distance between its true counts and
-//!    the current model's estimate, minus the L1 error its noisy measurement would carry (as in
-//!    AIM), so three-way families are chosen only when they are worth their noise.
+//!    the current model's estimate; a second parent also pays the L1 error its extra cells' noise
+//!    would carry (AIM's penalty), so three-way families are chosen only when worth their noise.
 //! 4. **Family marginals**: the chosen family's joint counts, with Gaussian noise.
 //!
 //! The noisy measurements are then made consistent (projection onto the simplex, inverse-variance
@@ -727,8 +727,7 @@ impl PrivateMarginals {
         // placed and its parents among the placed ones (one parent, or a parent and that
         // parent's own first parent) by the exponential mechanism, then measures the family's
         // joint counts with Gaussian noise. A family's score is how far its true counts are from
-        // the current model's estimate minus the noise its measurement would carry (as in AIM),
-        // so large domains are chosen only when they are worth their noise.
+        // the current model's estimate; a second parent pays for the noise of its extra cells.
         let families = d.saturating_sub(1);
         let rho_round = if families > 0 && share_select > 0.0 { rho * share_select / families as f64 } else { 0.0 };
         let epsilon_round = (8.0 * rho_round).sqrt();
@@ -806,7 +805,12 @@ impl PrivateMarginals {
                         error += (counts[f * kv + x] - total * share * one_way_shares[*v][x]).abs();
                     }
                 }
-                let score = error - noise_l1(counts.len());
+                // Every column gets a parent anyway: what a second parent must earn is the noise
+                // of its extra cells.
+                let score = match family.as_slice() {
+                    [_, p] => error - (noise_l1(counts.len()) - noise_l1(sizes[*p] * kv)),
+                    _ => error,
+                };
                 scores.insert(key, score);
                 values.push(score);
             }
@@ -1043,12 +1047,20 @@ fn prepare_numeric(
     let mut counts = vec![0.0; cells.len()];
     let cell_index: Vec<Option<usize>> = values.iter().map(|v| v.map(|x| cell_of(&cells, x))).collect();
     cell_index.iter().flatten().for_each(|&c| counts[c] += 1.0);
-    let (noisy_cells, _) = noise.measure("marginal", &[name], &counts, rho);
+    let (noisy_cells, sigma_cells) = noise.measure("marginal", &[name], &counts, rho);
     let mass_total = noisy_cells.iter().sum::<f64>().max(1.0);
-    let mut mass = project_simplex(&noisy_cells, mass_total);
-    // Trim cells without mass at both ends, so that the range is what the data supports.
-    let first = mass.iter().position(|&m| m > 0.0).unwrap_or(0);
-    let last = mass.iter().rposition(|&m| m > 0.0).unwrap_or(cells.len() - 1);
+    // The range is what the data supports: from the first to the last cell whose noisy count
+    // clears 2σ (an empty cell does so about once in 44), so that noise alone rarely stretches it.
+    let clear = 2.0 * sigma_cells;
+    let (first, last) =
+        match (noisy_cells.iter().position(|&c| c >= clear), noisy_cells.iter().rposition(|&c| c >= clear)) {
+            (Some(first), Some(last)) => (first, last),
+            _ => (0, cells.len() - 1),
+        };
+    let mut mass = vec![0.0; cells.len()];
+    mass[first..=last].copy_from_slice(&project_simplex(&noisy_cells[first..=last], mass_total));
+    let first = mass.iter().position(|&m| m > 0.0).unwrap_or(first);
+    let last = mass.iter().rposition(|&m| m > 0.0).unwrap_or(last);
     let mass_sum: f64 = mass.iter().sum::<f64>().max(1e-12);
     mass.iter_mut().for_each(|m| *m /= mass_sum);
     // The CDF: points at cell edges; atoms are jumps.
