@@ -5,6 +5,8 @@
 #          SDV_WITH_TORCH=1 bash bench/setup.sh   # also install ctgan/deepecho/torch (several GB)
 #          BENCH_PEERS=1 bash bench/setup.sh      # everything bench_engines.py needs: the above, plus
 #                                                 # bench/.venv-mostlyai from requirements-mostlyai.txt
+#          BENCH_DP=1 bash bench/setup.sh         # also bench/.venv-smartnoise (smartnoise-synth MST
+#                                                 # and AIM) for bench_dp.py
 #          PYTHON=python3.12 bash bench/setup.sh  # choose the interpreter for the venvs
 #
 # A second run is a no-op while requirements.txt (and SDV_WITH_TORCH) are unchanged: the hash of
@@ -129,7 +131,43 @@ print("ok: mostlyai-engine", mostlyai.engine.__version__, "torch", torch.__versi
     echo "bench/.venv-mostlyai ready"
 }
 
+# ---- bench/.venv-smartnoise: smartnoise-synth's MST and AIM (bench_dp.py) ---------------------
+# smartnoise-synth 1.0.8 declares opacus<0.15, pac-synth and mbi<2, but its MST and AIM need none of
+# the first two and import the API of mbi 1.1.0 (mbi 2.0 fails on its Dataset call): the pinned set
+# in requirements-smartnoise.txt is installed as it is, without dependency resolution.
+SN_VENV="$BENCH_DIR/.venv-smartnoise"
+SN_REQ="$BENCH_DIR/requirements-smartnoise.txt"
+SN_STAMP="$SN_VENV/.bench-requirements.sha256"
+setup_smartnoise() {
+    local want
+    want="$(sha256sum < "$SN_REQ" | cut -d' ' -f1)"
+    if [[ -x "$SN_VENV/bin/python" && -f "$SN_STAMP" && "$(cat "$SN_STAMP")" == "$want" ]]; then
+        echo "bench/.venv-smartnoise is up to date"
+        return 0
+    fi
+    if [[ ! -x "$SN_VENV/bin/python" ]]; then
+        "$PYTHON" -m venv "$SN_VENV"
+    fi
+    printf '*\n' > "$SN_VENV/.gitignore"
+    # antlr4-python3-runtime 4.9.3 is a pure-Python sdist (no compiler involved).
+    "$SN_VENV/bin/python" -m pip --disable-pip-version-check --no-input install --no-deps -r "$SN_REQ"
+    "$SN_VENV/bin/python" -c '
+import warnings; warnings.filterwarnings("ignore")
+import pandas as pd
+from snsynth import Synthesizer
+df = pd.DataFrame({"a": ["x", "y"] * 50, "b": ["p", "q", "q", "p"] * 25})
+s = Synthesizer.create("mst", epsilon=1.0, verbose=False)
+s.fit(df, preprocessor_eps=0.0, categorical_columns=["a", "b"])
+assert len(s.sample(10)) == 10
+print("ok: smartnoise-synth MST")
+'
+    echo "$want" > "$SN_STAMP"
+}
+
 setup_sdv
+if [[ "${BENCH_DP:-0}" == "1" ]]; then
+    setup_smartnoise
+fi
 if [[ "$PEERS" == "1" ]]; then
     setup_mostlyai
     echo "peers ready: run  bench/.venv/bin/python bench/bench_engines.py --help"
