@@ -74,8 +74,11 @@ pub struct PrivacySettings {
     pub insecure_noise_seed: Option<u64>,
 }
 
+/// Sixteen bins keep a numeric column's shape (decoded through its fine CDF) while leaving room
+/// for three-way families: at 32 bins a family of three numeric columns has 32 768 cells, too
+/// many to measure at any ε tried (cps1988's TSTR/TRTR at ε = 10 went from 0.92 to 0.94).
 fn default_max_bins() -> usize {
-    32
+    16
 }
 
 impl PrivacySettings {
