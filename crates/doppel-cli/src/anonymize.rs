@@ -25,6 +25,7 @@ use regex::Regex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use doppel_core::pii;
 use doppel_core::rng::{mix64, stream_id};
 use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, PiiKind, Table, stream_rng};
 use doppel_io::open_sink;
@@ -301,12 +302,22 @@ struct Redactor {
 impl Redactor {
     fn new(known: HashMap<String, String>, seed: u64) -> Redactor {
         let pattern = |text: &str| Regex::new(text).expect("invariant: the built-in patterns compile");
+        // In order of precedence: a span found by an earlier pattern is not looked at again.
+        // Candidates are confirmed by the same validators as column detection uses
+        // (`doppel_core::pii`), so `inspect`, `anonymize` and detection agree.
         let patterns = vec![
             ("email", pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")),
+            ("iban", pattern(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")),
             ("card", pattern(r"\b(?:\d[ -]?){12,18}\d\b")),
             ("ssn", pattern(r"\b\d{3}-\d{2}-\d{4}\b")),
             ("phone", pattern(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]?\d{3}[ .-]?\d{4}\b")),
             ("ip", pattern(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")),
+            (
+                "address",
+                pattern(
+                    r"\b\d{1,5} (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Parkway|Pkwy)\b\.?(?:,? (?:Apt|Suite|Unit) [0-9A-Z]+)?(?:, (?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+, [A-Z]{2} \d{5}(?:-\d{4})?)?",
+                ),
+            ),
         ];
         // Longest first, so that a full name wins over a part of it. Too many values for one
         // pattern (beyond 1 GiB compiled) leave only the built-in patterns.
@@ -331,9 +342,20 @@ impl Redactor {
             hash = mix64(hash, 0xd161);
             char::from(b'0' + (hash % 10) as u8)
         };
+        let pick = mix64(self.seed, stream_id(value));
         match kind {
-            "email" => format!("user{:06}@example.com", mix64(self.seed, stream_id(value)) % 1_000_000),
-            "ip" => format!("192.0.2.{}", mix64(self.seed, stream_id(value)) % 254 + 1),
+            "email" => format!("user{:06}@example.com", pick % 1_000_000),
+            "ip" => format!("192.0.2.{}", pick % 254 + 1),
+            "address" => {
+                const STREETS: [&str; 8] = ["Maple", "Cedar", "Willow", "Juniper", "Alder", "Hazel", "Linden", "Rowan"];
+                const KINDS: [&str; 4] = ["Street", "Avenue", "Lane", "Road"];
+                format!(
+                    "{} {} {}",
+                    pick % 9000 + 100,
+                    STREETS[(pick >> 20) as usize % 8],
+                    KINDS[(pick >> 40) as usize % 4]
+                )
+            }
             // Digits become other digits, the layout stays: `(555) 010-4477`, `900-12-3456`.
             _ => {
                 let mut out: String = value.chars().map(|c| if c.is_ascii_digit() { digits() } else { c }).collect();
@@ -345,27 +367,44 @@ impl Redactor {
         }
     }
 
+    /// The personal values the built-in patterns find in `text`: kind and byte range, in order,
+    /// never overlapping.
+    fn find(&self, text: &str) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        let mut found: Vec<(&'static str, std::ops::Range<usize>)> = Vec::new();
+        for (kind, regex) in &self.patterns {
+            for m in regex.find_iter(text) {
+                let value = m.as_str();
+                let valid = match *kind {
+                    "iban" => pii::is_iban(value),
+                    "card" => pii::is_card_number(value),
+                    "ssn" => pii::is_ssn(value),
+                    "ip" => pii::is_ip_address(value),
+                    _ => true,
+                };
+                if valid && !found.iter().any(|(_, r)| r.start < m.end() && m.start() < r.end) {
+                    found.push((kind, m.range()));
+                }
+            }
+        }
+        found.sort_by_key(|(_, r)| r.start);
+        found
+    }
+
     /// `prose`: free text, where every personal value of the table is looked for; in categories
     /// only full names and emails are (a surname can be a ward's name).
     fn redact(&self, text: &str, prose: bool) -> (String, bool) {
-        let mut result = text.to_string();
         // Patterns first (a value of the table's own columns gets that column's fake), then the
         // remaining values of the table's personal columns (names).
         let known = &self.known;
-        for (kind, regex) in &self.patterns {
-            result = regex
-                .replace_all(&result, |c: &regex::Captures<'_>| {
-                    let found = &c[0];
-                    if let Some(fake) = known.get(found) {
-                        fake.clone()
-                    } else if *kind == "card" && !luhn(found) {
-                        found.to_string()
-                    } else {
-                        self.stand_in(kind, found)
-                    }
-                })
-                .into_owned();
+        let mut result = String::with_capacity(text.len());
+        let mut at = 0;
+        for (kind, range) in self.find(text) {
+            result.push_str(&text[at..range.start]);
+            let value = &text[range.clone()];
+            result.push_str(&known.get(value).cloned().unwrap_or_else(|| self.stand_in(kind, value)));
+            at = range.end;
         }
+        result.push_str(&text[at..]);
         if let Some(regex) = if prose { &self.in_prose } else { &self.in_categories } {
             result = regex.replace_all(&result, |c: &regex::Captures<'_>| known[&c[0]].clone()).into_owned();
         }
@@ -395,28 +434,16 @@ pub(crate) fn personal_data_inside(column: &Column) -> Vec<(&'static str, usize)
     let mut rows: HashMap<&'static str, usize> = HashMap::new();
     for row in 0..column.data.len() {
         let Some(text) = column.data.text_at(row) else { continue };
-        for (kind, regex) in &redactor.patterns {
-            let found = regex.find_iter(&text).any(|m| *kind != "card" || luhn(m.as_str()));
-            if found {
-                *rows.entry(kind).or_default() += 1;
-            }
+        let mut kinds: Vec<&'static str> = redactor.find(&text).into_iter().map(|(kind, _)| kind).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        for kind in kinds {
+            *rows.entry(kind).or_default() += 1;
         }
     }
     let mut found: Vec<(&'static str, usize)> = rows.into_iter().collect();
     found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     found
-}
-
-/// Whether the digits of `text` pass the Luhn checksum.
-fn luhn(text: &str) -> bool {
-    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
-        .sum();
-    digits.len() >= 13 && sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
@@ -434,16 +461,196 @@ mod tests {
         assert_eq!(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 
+    /// Recall and precision of the free-text patterns, per kind, on 3000 generated comments with
+    /// planted values (valid checksums) and look-alikes (dates, amounts, order and tracking
+    /// numbers, Luhn-invalid card-length numbers, IBANs with wrong check digits, versions,
+    /// invalid SSNs, sentences with numbers before capitalised words).
+    #[test]
+    fn free_text_detection_has_recall_and_precision_above_0_9_per_kind() {
+        use rand::RngExt;
+        let mut rng = stream_rng(2026, 11);
+        let digits = |rng: &mut doppel_core::SeededRng, n: usize| -> String {
+            (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+        };
+        let names = ["maria", "j.smith", "kofi.mensah", "li_wei", "anna-lena", "o.brien", "sam99"];
+        let domains = ["example.org", "mail.co.uk", "uni-heidelberg.de", "corp.example.com"];
+        let streets = ["Main", "Oak", "Martin Luther King", "Sunset", "Elm", "Cherry Hill", "Lincoln"];
+        let suffixes = ["Street", "St", "Ave", "Road", "Blvd", "Lane", "Dr", "Court", "Way"];
+        let cities = [("Springfield", "IL"), ("San Antonio", "TX"), ("Portland", "OR"), ("Ann Arbor", "MI")];
+        let plant = |kind: &str, rng: &mut doppel_core::SeededRng| -> String {
+            match kind {
+                "email" => format!(
+                    "{}@{}",
+                    names[rng.random_range(0..names.len())],
+                    domains[rng.random_range(0..domains.len())]
+                ),
+                "card" => {
+                    let (prefix, length) =
+                        [("4", 16), ("51", 16), ("55", 16), ("37", 15), ("4", 13)][rng.random_range(0..5)];
+                    let body = format!("{prefix}{}", digits(rng, length - prefix.len() - 1));
+                    let number = format!("{body}{}", pii::luhn_check_digit(&body));
+                    match rng.random_range(0..3) {
+                        0 => number,
+                        1 if length == 16 => number
+                            .as_bytes()
+                            .chunks(4)
+                            .map(|c| std::str::from_utf8(c).expect("ascii"))
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                        _ if length == 16 => number
+                            .as_bytes()
+                            .chunks(4)
+                            .map(|c| std::str::from_utf8(c).expect("ascii"))
+                            .collect::<Vec<_>>()
+                            .join("-"),
+                        _ => number,
+                    }
+                }
+                "ssn" => format!(
+                    "{:03}-{:02}-{:04}",
+                    [rng.random_range(1..666), rng.random_range(667..900)][rng.random_range(0..2)],
+                    rng.random_range(1..100),
+                    rng.random_range(1..10000)
+                ),
+                "iban" => {
+                    let (country, bban) = match rng.random_range(0..3) {
+                        0 => ("DE", digits(rng, 18)),
+                        1 => ("GB", format!("NWBK{}", digits(rng, 14))),
+                        _ => ("FR", digits(rng, 23)),
+                    };
+                    let compact = format!("{country}{}{bban}", pii::iban_check_digits(country, &bban));
+                    if rng.random::<f64>() < 0.5 {
+                        compact
+                    } else {
+                        compact
+                            .as_bytes()
+                            .chunks(4)
+                            .map(|c| std::str::from_utf8(c).expect("ascii"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    }
+                }
+                "phone" => {
+                    let (a, b, c) = (rng.random_range(201..990), rng.random_range(200..990), digits(rng, 4));
+                    match rng.random_range(0..4) {
+                        0 => format!("({a}) {b}-{c}"),
+                        1 => format!("{a}-{b}-{c}"),
+                        2 => format!("{a}.{b}.{c}"),
+                        _ => format!("+1 {a} {b} {c}"),
+                    }
+                }
+                "ip" => format!(
+                    "{}.{}.{}.{}",
+                    rng.random_range(1..224),
+                    rng.random_range(0..256),
+                    rng.random_range(0..256),
+                    rng.random_range(1..255)
+                ),
+                _ => {
+                    let (city, state) = cities[rng.random_range(0..cities.len())];
+                    let street = format!(
+                        "{} {} {}",
+                        rng.random_range(1..9999),
+                        streets[rng.random_range(0..streets.len())],
+                        suffixes[rng.random_range(0..suffixes.len())]
+                    );
+                    if rng.random::<f64>() < 0.5 {
+                        street
+                    } else {
+                        format!("{street}, {city}, {state} {}", digits(rng, 5))
+                    }
+                }
+            }
+        };
+        let decoys = |rng: &mut doppel_core::SeededRng| -> String {
+            let mut luhn_invalid =
+                format!("4{}", (0..15).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect::<String>());
+            if pii::is_card_number(&luhn_invalid) {
+                luhn_invalid.push('0');
+            }
+            match rng.random_range(0..10) {
+                0 => format!("order {}", rng.random_range(1_000_000..9_999_999)),
+                1 => format!(
+                    "on 2024-{:02}-{:02} at 10:{:02}",
+                    rng.random_range(1..13),
+                    rng.random_range(1..29),
+                    rng.random_range(0..60)
+                ),
+                2 => format!("paid ${}.{:02}", rng.random_range(1..5000), rng.random_range(0..100)),
+                3 => format!("ref {luhn_invalid}"),
+                4 => format!("IBAN DE00{}", rng.random_range(100_000_000u64..999_999_999u64)),
+                5 => format!(
+                    "version {}.{}.{}",
+                    rng.random_range(0..20),
+                    rng.random_range(0..20),
+                    rng.random_range(0..100)
+                ),
+                6 => format!("code 000-{:02}-{:04}", rng.random_range(10..99), rng.random_range(1000..9999)),
+                7 => format!("we had {} Great Days", rng.random_range(2..30)),
+                8 => format!("tracking 1Z{}", rng.random_range(100_000_000u64..999_999_999u64)),
+                _ => format!("room {} on floor {}", rng.random_range(1..500), rng.random_range(1..30)),
+            }
+        };
+        let kinds = ["email", "card", "ssn", "iban", "phone", "ip", "address"];
+        let fillers = ["Customer called about", "Please update", "Noted:", "Follow up with", "Escalated, see", "Re:"];
+        let redactor = Redactor::new(HashMap::new(), 0);
+        let mut planted_total: HashMap<&str, usize> = HashMap::new();
+        let mut planted_found: HashMap<&str, usize> = HashMap::new();
+        let mut detected: HashMap<&str, usize> = HashMap::new();
+        let mut detected_right: HashMap<&str, usize> = HashMap::new();
+        for _ in 0..3000 {
+            let mut text = fillers[rng.random_range(0..fillers.len())].to_string();
+            let mut spans: Vec<(&str, std::ops::Range<usize>)> = Vec::new();
+            for _ in 0..rng.random_range(0..4) {
+                text.push(' ');
+                if rng.random::<f64>() < 0.6 {
+                    let kind = kinds[rng.random_range(0..kinds.len())];
+                    let value = plant(kind, &mut rng);
+                    spans.push((kind, text.len()..text.len() + value.len()));
+                    text.push_str(&value);
+                } else {
+                    text.push_str(&decoys(&mut rng));
+                }
+                text.push_str([",", " and", ";", "."][rng.random_range(0..4)]);
+            }
+            let found = redactor.find(&text);
+            for (kind, range) in &spans {
+                *planted_total.entry(kind).or_default() += 1;
+                if found.iter().any(|(k, r)| k == kind && r.start < range.end && range.start < r.end) {
+                    *planted_found.entry(kind).or_default() += 1;
+                }
+            }
+            for (kind, range) in &found {
+                *detected.entry(kind).or_default() += 1;
+                if spans.iter().any(|(k, r)| k == kind && r.start < range.end && range.start < r.end) {
+                    *detected_right.entry(kind).or_default() += 1;
+                } else {
+                    eprintln!("false {kind}: `{}` in `{text}`", &text[range.clone()]);
+                }
+            }
+        }
+        for kind in kinds {
+            let total = planted_total.get(kind).copied().unwrap_or(0);
+            let recall = planted_found.get(kind).copied().unwrap_or(0) as f64 / total.max(1) as f64;
+            let found = detected.get(kind).copied().unwrap_or(0);
+            let precision = detected_right.get(kind).copied().unwrap_or(0) as f64 / found.max(1) as f64;
+            eprintln!("{kind:8} planted {total:4}  recall {recall:.3}  detected {found:4}  precision {precision:.3}");
+            assert!(total >= 200, "{kind}: only {total} planted");
+            assert!(recall >= 0.9, "{kind}: recall {recall:.3}");
+            assert!(precision >= 0.9, "{kind}: precision {precision:.3}");
+        }
+    }
+
     #[test]
     fn free_text_is_redacted_consistently() {
         let known = HashMap::from([("Ada Lovelace".to_string(), "Mary Smith".to_string())]);
         let redactor = Redactor::new(known, 1);
         let (text, changed) = redactor.redact(
-            "Ada Lovelace (ada@math.org, 555-123-4567, card 4111 1111 1111 1111, ssn 123-45-6789) from 10.0.0.7",
+            "Ada Lovelace (ada@math.org, 555-123-4567, card 4111 1111 1111 1111, ssn 536-22-8417) from 10.0.0.7",
             true,
         );
         assert!(changed);
-        for secret in ["Ada", "ada@math.org", "555-123-4567", "4111 1111 1111 1111", "123-45-6789", "10.0.0.7"] {
+        for secret in ["Ada", "ada@math.org", "555-123-4567", "4111 1111 1111 1111", "536-22-8417", "10.0.0.7"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.starts_with("Mary Smith ("), "{text}");
@@ -455,7 +662,6 @@ mod tests {
         assert_eq!(redactor.redact("order 1234567890123", true).0, "order 1234567890123");
         // In categories only the patterns apply.
         assert_eq!(redactor.redact("Ada Lovelace ward", false).0, "Mary Smith ward");
-        assert!(luhn("4111 1111 1111 1111") && !luhn("4111 1111 1111 1112"));
         let notes = Column::new(
             "notes",
             ColumnData::Text(vec![
