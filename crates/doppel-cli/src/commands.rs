@@ -213,7 +213,11 @@ fn fit_model(loaded: &Loaded, options: &FitOptions, quiet: bool) -> Result<Model
     };
     let mut model = ModelFile::fit(&loaded.table, loaded.metadata.clone(), options, &mut report)?;
     bar.finish_and_clear();
-    model.fit.training_fingerprint = Some(loaded.fingerprint.clone());
+    // A fingerprint of the data would tell apart training sets that differ in one row, which
+    // differential privacy must not: `dp` models carry none.
+    if model.engine() != doppel_synth::Engine::Dp {
+        model.fit.training_fingerprint = Some(loaded.fingerprint.clone());
+    }
     Ok(model)
 }
 
@@ -566,7 +570,11 @@ fn synth(args: SynthArgs) -> Result<()> {
     if let Some(path) = &model_path {
         write_text_atomically(path, &model_json, args.common.force)?;
     }
-    let n_rows = requested_rows.unwrap_or(loaded.table.n_rows() as u64);
+    // For `dp` the default is the model's noisy row count: the output must not release the true one.
+    let n_rows = requested_rows.unwrap_or(match model.engine() {
+        doppel_synth::Engine::Dp => model.fit.training_rows,
+        _ => loaded.table.n_rows() as u64,
+    });
     let job = SampleJob {
         model: &model,
         model_json: &model_json,

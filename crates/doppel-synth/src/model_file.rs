@@ -214,7 +214,11 @@ impl ModelFile {
             metadata,
             fit: FitInfo {
                 options: options.clone(),
-                training_rows: table.n_rows() as u64,
+                // Under differential privacy the row count is released only as a noisy estimate.
+                training_rows: match &model {
+                    EngineModel::PrivateMarginals(dp) => dp.rows,
+                    _ => table.n_rows() as u64,
+                },
                 training_fingerprint: None,
                 warnings: context.warnings,
                 fit_seconds: started.elapsed().as_secs_f64(),

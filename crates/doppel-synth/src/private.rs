@@ -215,6 +215,9 @@ pub struct PrivateMarginalsModel {
     pub variables: Vec<Variable>,
     /// What was measured and what it cost.
     pub ledger: PrivacyLedger,
+    /// The number of training rows, estimated from the noisy measurements (the true count is not
+    /// released).
+    pub rows: u64,
 }
 
 // ---- accounting ---------------------------------------------------------------------------------
@@ -555,13 +558,6 @@ impl PrivateMarginals {
         let privacy = &self.privacy;
         privacy.check()?;
         let n_rows = table.n_rows();
-        if privacy.delta >= 1.0 / n_rows as f64 {
-            context.warnings.push(Warning::table(format!(
-                "δ = {} is not below 1 / rows = {:.2e}: a guarantee this weak could allow a whole row to be released; use a smaller --delta",
-                privacy.delta,
-                1.0 / n_rows as f64
-            )));
-        }
         let seed = match privacy.insecure_noise_seed {
             Some(seed) => {
                 let mut bytes = [0u8; 32];
@@ -721,6 +717,16 @@ impl PrivateMarginals {
         } else {
             n_rows as f64
         };
+        // The row count is not released: the model, its warnings and the manifests carry this
+        // noisy estimate.
+        let rows = total.round() as u64;
+        if privacy.delta >= 1.0 / total {
+            context.warnings.push(Warning::table(format!(
+                "δ = {} is not below 1 / rows (about {:.1e}): a guarantee this weak could allow a whole row to be released; use a smaller --delta",
+                privacy.delta,
+                1.0 / total
+            )));
+        }
         // Shares by the one-way measurements alone.
         let one_way_shares: Vec<Vec<f64>> =
             one_way.iter().map(|v| project_simplex(v, total).iter().map(|x| x / total).collect()).collect();
@@ -973,7 +979,7 @@ impl PrivateMarginals {
                 "the noise was drawn from a test seed recorded in the model: this model has no privacy guarantee",
             ));
         }
-        Ok(PrivateMarginalsModel { transforms, variables, ledger })
+        Ok(PrivateMarginalsModel { transforms, variables, ledger, rows })
     }
 }
 

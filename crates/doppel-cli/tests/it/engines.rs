@@ -65,6 +65,10 @@ fn the_dp_engine_records_its_guarantee_and_refuses_bad_budgets() {
     assert!(m["privacy"]["epsilon_spent"].as_f64().expect("ε spent") <= 1.0 + 1e-6);
     assert!(m["privacy"]["measurements"].as_u64().expect("count") > 40, "{}", m["privacy"]);
     assert_eq!(m["engine_settings"]["privacy"]["epsilon"], 1.0);
+    // Neither the row count nor a fingerprint of the data is released.
+    assert!(m["training_data"]["fingerprint"].is_null(), "{}", m["training_data"]);
+    let rows = m["training_data"]["rows"].as_u64().expect("rows");
+    assert!(rows.abs_diff(5634) < 400, "noisy row count {rows}");
     let text = std::fs::read_to_string(&model).expect("model");
     assert!(text.contains("\"ledger\"") && text.contains("\"thresholded_gaussian\""));
     // `inspect` of the output is a table like the training data's.
