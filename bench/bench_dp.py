@@ -7,7 +7,9 @@ each engine is fitted on the train split with the same total budget and asked fo
 
 * doppel: `doppel fit TRAIN -o MODEL --engine dp --epsilon E --delta D --quiet` and
   `doppel sample MODEL -n N -o OUT.csv --seed S --quiet`, two child processes, timed together.
-  δ is the peers' default (1e-9), so doppel's guarantee is the same or stronger.
+  δ is the peers' default (1e-9), so doppel's guarantee is the same or stronger. Its noise comes
+  from the operating system, so it is fitted --repeats times (default 3) and the report gives the
+  mean of each figure, with the range.
 * smartnoise-synth 1.0.8 (from PyPI, in its own venv bench/.venv-smartnoise, made by
   `BENCH_DP=1 bash bench/setup.sh`): `Synthesizer.create("mst" | "aim", epsilon=E)` and
   `fit(df, preprocessor_eps=0.1 * E, categorical_columns=..., continuous_columns=...)`. snsynth
@@ -112,6 +114,39 @@ def run_doppel(args, doppel: Path, ds: dict, epsilon: float, work: Path) -> dict
     return res
 
 
+MEAN_KEYS = ("quality", "quality_all_pairs", "column_pair_trends", "tstr_trtr", "detection_auc", "dcr_share")
+
+
+def run_doppel_repeated(args, doppel: Path, ds: dict, epsilon: float, work: Path) -> tuple[dict, bool]:
+    """doppel's noise comes from the operating system, so every fit differs: fit and score it
+    `--repeats` times and report the mean (and the range) of every figure."""
+    runs, failed = [], False
+    for repeat in range(args.repeats):
+        res = run_doppel(args, doppel, ds, epsilon, work)
+        if res.get("status") != "ok":
+            log(f"  doppel run {repeat + 1} failed: {res.get('error', '')[-500:]}")
+            failed = True
+            continue
+        res["evaluation"] = evaluate(args, doppel, f"doppel-{epsilon:g}-{repeat}", ds, Path(res["out_path"]), work)
+        failed |= not res["evaluation"].get("ok")
+        runs.append(res)
+    if not runs:
+        return {"engine": "doppel", "status": "failed", "runs": []}, True
+    mean = {}
+    for key in MEAN_KEYS:
+        values = [r["evaluation"].get(key) for r in runs if r["evaluation"].get(key) is not None]
+        if values:
+            mean[key] = sum(values) / len(values)
+            mean[f"{key}_range"] = [min(values), max(values)]
+    membership = [(r["evaluation"].get("privacy") or {}).get("membership_auc") for r in runs]
+    membership = [m for m in membership if m is not None]
+    mean["privacy"] = {"membership_auc": max(membership) if membership else None}
+    seconds = [r["seconds"] for r in runs]
+    return {"engine": "doppel", "status": "ok", "ok": True, "runs": runs, "evaluation": mean,
+            "seconds": sum(seconds) / len(seconds), "seconds_range": [min(seconds), max(seconds)],
+            "epsilon_spent": max(r["epsilon_spent"] for r in runs)}, failed
+
+
 def run_peer(args, peer: str, ds: dict, epsilon: float, work: Path) -> dict:
     out, result = work / f"{peer}-{epsilon:g}.csv", work / f"{peer}-{epsilon:g}.json"
     env = dict(os.environ, PYTHONHASHSEED=str(args.seed), **SINGLE_THREAD_ENV)
@@ -146,10 +181,20 @@ def report(results: list[dict], info: dict, args) -> str:
         e = r.get("evaluation") or {}
         p = e.get("privacy") or {}
         status = "" if r.get("status") == "ok" else f" ({r.get('status')})"
+        if r["engine"] == "doppel" and r.get("runs"):
+            status += f" (mean of {len(r['runs'])})"
         lines.append(f"| {r['dataset']} | {r['epsilon']:g} | {LABELS[r['engine']]}{status} | "
                      f"{fmt(r.get('seconds'), '.1f')} | {fmt(e.get('quality'))} | {fmt(e.get('quality_all_pairs'))} | "
                      f"{fmt(e.get('column_pair_trends'))} | {fmt(e.get('tstr_trtr'))} | {fmt(e.get('detection_auc'))} | "
                      f"{fmt(e.get('dcr_share'))} | {fmt(p.get('membership_auc'))} |")
+    lines += ["", "doppel's rows are means over its fits (each with fresh noise from the operating system); "
+              "membership AUC is the worst fit's. The ranges over the fits:", ""]
+    for r in results:
+        e = r.get("evaluation") or {}
+        if r["engine"] == "doppel" and r.get("runs"):
+            spans = ", ".join(f"{k} {e[k + '_range'][0]:.3f}–{e[k + '_range'][1]:.3f}"
+                              for k in ("quality", "quality_all_pairs", "tstr_trtr") if k + "_range" in e)
+            lines.append(f"- {r['dataset']}, ε = {r['epsilon']:g}: {spans}")
     lines += ["", "## Acceptance", ""]
     by_key: dict = {}
     for r in results:
@@ -190,6 +235,7 @@ def main(argv=None) -> int:
     ap.add_argument("--smartnoise-python", default=str(BENCH_DIR / ".venv-smartnoise" / "bin" / "python"))
     ap.add_argument("--delta", type=float, default=PEER_DELTA)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=3, help="doppel fits per dataset and ε (its noise differs each time)")
     ap.add_argument("--peer-timeout", type=float, default=1800.0)
     ap.add_argument("--peers-cache", type=Path, default=None,
                     help="JSON of earlier peer results to reuse (default: bench/results/dp-peers-DATE.json)")
@@ -233,16 +279,19 @@ def main(argv=None) -> int:
                     results.append(cache[key])
                     continue
                 log(f"{key}")
-                res = run_doppel(args, doppel, ds, epsilon, work) if engine == "doppel" else \
-                    run_peer(args, engine, ds, epsilon, work)
+                if engine == "doppel":
+                    res, failed_runs = run_doppel_repeated(args, doppel, ds, epsilon, work)
+                    failed |= failed_runs
+                else:
+                    res = run_peer(args, engine, ds, epsilon, work)
+                    if res.get("status") == "ok":
+                        res["evaluation"] = evaluate(args, doppel, f"{engine}-{epsilon:g}", ds,
+                                                     Path(res["out_path"]), work)
+                        failed |= not res["evaluation"].get("ok")
+                    elif res.get("status") != "timeout":
+                        failed = True
+                        log(f"  {key} failed: {res.get('error', '')[-500:]}")
                 res.update(dataset=name, epsilon=epsilon)
-                if res.get("status") == "ok":
-                    res["evaluation"] = evaluate(args, doppel, f"{engine}-{epsilon:g}", ds, Path(res["out_path"]),
-                                                 work)
-                    failed |= not res["evaluation"].get("ok")
-                elif res.get("status") != "timeout":
-                    failed = True
-                    log(f"  {key} failed: {res.get('error', '')[-500:]}")
                 results.append(res)
                 if engine in PEERS:
                     cache[key] = res
