@@ -13,20 +13,28 @@
 //!    the quantile bins that the model works on.
 //! 2. **One-way marginals** of every column's codes (bins or categories, plus "missing" and, for
 //!    categories, "other"), with Gaussian noise.
-//! 3. **Structure, one family at a time.** A Bayesian network is grown from the pair chosen
-//!    first: each round picks a column not yet in the network and its parents among those that
-//!    are (one parent, or a parent and that parent's own first parent) by the exponential
-//!    mechanism (Gumbel noise). A family's score is the L1 distance between its true counts and
-//!    the current model's estimate; a second parent also pays the L1 error its extra cells' noise
-//!    would carry (AIM's penalty), so three-way families are chosen only when worth their noise.
-//! 4. **Family marginals**: the chosen family's joint counts, with Gaussian noise.
+//! 3. **Small domains: the whole joint distribution** (module `joint`). When the product of the
+//!    columns' code counts is small enough to enumerate, rounds in the manner of AIM (McKenna et
+//!    al. 2022) each choose a two- or three-way marginal by the exponential mechanism (score: its
+//!    L1 error under the current estimate, minus the L1 error its own measurement noise would
+//!    carry), measure it with Gaussian noise, and refit a dense distribution to all measurements
+//!    so far by Private-PGM's estimator (mirror descent on the inverse-variance weighted squared
+//!    error). The model stores the result as a log-linear model, one log-potential per
+//!    measurement; sampling draws whole rows from it.
+//! 4. **Larger domains: a Bayesian network, one family at a time.** A network is grown from the
+//!    pair chosen first: each round picks a column not yet in the network and its parents among
+//!    those that are (one parent, or a parent and that parent's own first parent) by the
+//!    exponential mechanism (Gumbel noise). A family's score is the L1 distance between its true
+//!    counts and the current model's estimate; a second parent also pays the L1 error its extra
+//!    cells' noise would carry (AIM's penalty), so three-way families are chosen only when worth
+//!    their noise. The chosen family's joint counts are measured with Gaussian noise, then made
+//!    consistent (projection onto the simplex, inverse-variance weighting of the one-way
+//!    estimates, iterative proportional fitting of each family to the model's distribution of its
+//!    parents and to the column's own marginal), which is post-processing and costs nothing.
+//!    Sampling follows the network: each column is drawn given its parents.
 //!
-//! The noisy measurements are then made consistent (projection onto the simplex, inverse-variance
-//! weighting of the one-way estimates, iterative proportional fitting of each family to the
-//! model's distribution of its parents and to the column's own marginal), which is
-//! post-processing and costs nothing. Sampling follows the network: each column is drawn given
-//! its parents, then decoded by the same transforms as the other engines use, which restore
-//! formats and rounding.
+//! Either way the codes are then decoded by the same transforms as the other engines use, which
+//! restore formats and rounding.
 //!
 //! Accounting is in zero-concentrated DP (ρ-zCDP, Bun and Steinke): the user's (ε, δ) becomes a
 //! ρ by the tight conversion of Canonne, Kamath and Steinke (2020), with half of δ kept for the
@@ -52,6 +60,9 @@ use doppel_transform::values::{label_values, numeric_values};
 use doppel_transform::{CategoricalState, FitSettings, TransformState};
 
 use crate::{FitContext, FitStage, decode_scores};
+
+mod joint;
+pub use joint::{Factor, Joint};
 
 /// The default δ of `--engine dp`.
 pub const DEFAULT_DELTA: f64 = 1e-6;
@@ -218,6 +229,10 @@ pub struct PrivateMarginalsModel {
     /// The number of training rows, estimated from the noisy measurements (the true count is not
     /// released).
     pub rows: u64,
+    /// On a small domain, the whole joint distribution of the variables' codes; the variables are
+    /// then drawn from it together (their `parents` are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint: Option<Joint>,
 }
 
 // ---- accounting ---------------------------------------------------------------------------------
@@ -732,195 +747,236 @@ impl PrivateMarginals {
             one_way.iter().map(|v| project_simplex(v, total).iter().map(|x| x / total).collect()).collect();
         context.report(FitStage::Correlations, 1, 3);
 
-        // 3 and 4. A Bayesian network, one family at a time: each round chooses a column not yet
-        // placed and its parents among the placed ones (one parent, or a parent and that
-        // parent's own first parent) by the exponential mechanism, then measures the family's
-        // joint counts with Gaussian noise. A family's score is how far its true counts are from
-        // the current model's estimate; a second parent pays for the noise of its extra cells.
-        let families = d.saturating_sub(1);
-        let rho_round = if families > 0 && share_select > 0.0 { rho * share_select / families as f64 } else { 0.0 };
-        let epsilon_round = (8.0 * rho_round).sqrt();
-        let rho_family =
-            if families > 0 { (rho - rho_spent - rho_round * families as f64).max(0.0) / families as f64 } else { 0.0 };
-        let sigma_family = if rho_family > 0.0 { (1.0 / (2.0 * rho_family)).sqrt() } else { f64::INFINITY };
-        let noise_l1 = |cells: usize| (2.0 / std::f64::consts::PI).sqrt() * sigma_family * cells as f64;
-        struct Placed {
-            /// Parents (variable indices); the last is the anchor.
-            parents: Vec<usize>,
-            /// Shares of (anchor, this) codes, anchor-major; empty for roots.
-            joint: Vec<f64>,
-            /// Shares of this variable's codes.
-            marginal: Vec<f64>,
-            /// Cumulative code probabilities, one row per parent-code combination.
-            cumulative: Vec<f64>,
-        }
-        let mut placed: Vec<Option<Placed>> = (0..d).map(|_| None).collect();
-        let mut order: Vec<usize> = Vec::with_capacity(d);
-        let sizes: Vec<usize> = vars.iter().map(|v| v.codes.size()).collect();
-        let joint_counts = |family: &[usize], v: usize| -> Vec<f64> {
-            let cells: usize = family.iter().map(|&f| sizes[f]).product::<usize>() * sizes[v];
-            let mut counts = vec![0.0; cells];
-            for row in 0..n_rows {
-                let mut index = 0usize;
-                for &f in family {
-                    index = index * sizes[f] + vars[f].data[row] as usize;
+        // 3 and 4. On a small domain, the whole joint distribution (AIM's rounds, Private-PGM's
+        // estimator; see `joint`); otherwise a Bayesian network. Codes whose noisy one-way count
+        // is below 3σ are treated as empty by the joint (post-processing).
+        let active: Vec<Vec<u32>> = one_way
+            .iter()
+            .map(|counts| {
+                let kept: Vec<u32> =
+                    (0..counts.len()).filter(|&c| counts[c] >= 3.0 * sigma_one).map(|c| c as u32).collect();
+                if kept.is_empty() {
+                    let best = (0..counts.len()).max_by(|&a, &b| counts[a].total_cmp(&counts[b])).unwrap_or(0);
+                    vec![best as u32]
+                } else {
+                    kept
                 }
-                counts[index * sizes[v] + vars[v].data[row] as usize] += 1.0;
-            }
-            counts
-        };
-        const MAX_CELLS: usize = 1 << 18;
-        let mut scores: HashMap<(Vec<usize>, usize), f64> = HashMap::new();
-        for round in 0..families {
-            // Candidates: (family, column).
-            let mut candidates: Vec<(Vec<usize>, usize)> = Vec::new();
-            if round == 0 {
-                for p in 0..d {
-                    for v in p + 1..d {
-                        candidates.push((vec![p], v));
-                    }
-                }
+            })
+            .collect();
+        let dense_cells = active.iter().try_fold(1usize, |cells, codes| cells.checked_mul(codes.len()));
+        let (variables, marginals, joint) = if joint::fits(d, dense_cells) {
+            let input = joint::Input {
+                names: vars.iter().map(|v| v.name).collect(),
+                data: vars.iter().map(|v| v.data.as_slice()).collect(),
+                active,
+                one_way: &one_way,
+                sigma_one,
+                total,
+                rows: n_rows,
+            };
+            let (joint, marginals) = joint::fit(&input, (rho - rho_spent).max(0.0), &mut noise, &mut rho_spent);
+            context.report(FitStage::Correlations, 3, 3);
+            let variables = vars
+                .iter()
+                .zip(&marginals)
+                .map(|(var, marginal)| Variable {
+                    column: var.column,
+                    codes: var.codes.clone(),
+                    parents: Vec::new(),
+                    cumulative: cumulative_of(marginal),
+                })
+                .collect();
+            (variables, marginals, Some(joint))
+        } else {
+            // 3 and 4. A Bayesian network, one family at a time: each round chooses a column not yet
+            // placed and its parents among the placed ones (one parent, or a parent and that
+            // parent's own first parent) by the exponential mechanism, then measures the family's
+            // joint counts with Gaussian noise. A family's score is how far its true counts are from
+            // the current model's estimate; a second parent pays for the noise of its extra cells.
+            let families = d.saturating_sub(1);
+            let rho_round = if families > 0 && share_select > 0.0 { rho * share_select / families as f64 } else { 0.0 };
+            let epsilon_round = (8.0 * rho_round).sqrt();
+            let rho_family = if families > 0 {
+                (rho - rho_spent - rho_round * families as f64).max(0.0) / families as f64
             } else {
-                for v in (0..d).filter(|&v| placed[v].is_none()) {
-                    for &p in &order {
-                        candidates.push((vec![p], v));
-                        if let Some(&anchor) = placed[p].as_ref().and_then(|x| x.parents.last()) {
-                            let cells = sizes[anchor] * sizes[p] * sizes[v];
-                            if cells <= MAX_CELLS && noise_l1(cells) < 2.0 * total {
-                                candidates.push((vec![anchor, p], v));
+                0.0
+            };
+            let sigma_family = if rho_family > 0.0 { (1.0 / (2.0 * rho_family)).sqrt() } else { f64::INFINITY };
+            let noise_l1 = |cells: usize| (2.0 / std::f64::consts::PI).sqrt() * sigma_family * cells as f64;
+            struct Placed {
+                /// Parents (variable indices); the last is the anchor.
+                parents: Vec<usize>,
+                /// Shares of (anchor, this) codes, anchor-major; empty for roots.
+                joint: Vec<f64>,
+                /// Shares of this variable's codes.
+                marginal: Vec<f64>,
+                /// Cumulative code probabilities, one row per parent-code combination.
+                cumulative: Vec<f64>,
+            }
+            impl Placed {
+                fn root(marginal: Vec<f64>) -> Self {
+                    Placed { parents: Vec::new(), joint: Vec::new(), cumulative: cumulative_of(&marginal), marginal }
+                }
+            }
+            let mut placed: Vec<Option<Placed>> = (0..d).map(|_| None).collect();
+            let mut order: Vec<usize> = Vec::with_capacity(d);
+            let sizes: Vec<usize> = vars.iter().map(|v| v.codes.size()).collect();
+            let joint_counts = |family: &[usize], v: usize| -> Vec<f64> {
+                let cells: usize = family.iter().map(|&f| sizes[f]).product::<usize>() * sizes[v];
+                let mut counts = vec![0.0; cells];
+                for row in 0..n_rows {
+                    let mut index = 0usize;
+                    for &f in family {
+                        index = index * sizes[f] + vars[f].data[row] as usize;
+                    }
+                    counts[index * sizes[v] + vars[v].data[row] as usize] += 1.0;
+                }
+                counts
+            };
+            const MAX_CELLS: usize = 1 << 18;
+            let mut scores: HashMap<(Vec<usize>, usize), f64> = HashMap::new();
+            for round in 0..families {
+                // Candidates: (family, column).
+                let mut candidates: Vec<(Vec<usize>, usize)> = Vec::new();
+                if round == 0 {
+                    for p in 0..d {
+                        for v in p + 1..d {
+                            candidates.push((vec![p], v));
+                        }
+                    }
+                } else {
+                    for v in (0..d).filter(|&v| placed[v].is_none()) {
+                        for &p in &order {
+                            candidates.push((vec![p], v));
+                            if let Some(&anchor) = placed[p].as_ref().and_then(|x| x.parents.last()) {
+                                let cells = sizes[anchor] * sizes[p] * sizes[v];
+                                if cells <= MAX_CELLS && noise_l1(cells) < 2.0 * total {
+                                    candidates.push((vec![anchor, p], v));
+                                }
                             }
                         }
                     }
                 }
-            }
-            let mut values = Vec::with_capacity(candidates.len());
-            for (family, v) in &candidates {
-                let key = (family.clone(), *v);
-                if let Some(score) = scores.get(&key) {
-                    values.push(*score);
-                    continue;
+                let mut values = Vec::with_capacity(candidates.len());
+                for (family, v) in &candidates {
+                    let key = (family.clone(), *v);
+                    if let Some(score) = scores.get(&key) {
+                        values.push(*score);
+                        continue;
+                    }
+                    // The model's shares of the family's codes (a root's own measurement in round 0).
+                    let family_shares: Vec<f64> = match family.as_slice() {
+                        [p] => placed[*p].as_ref().map_or_else(|| one_way_shares[*p].clone(), |x| x.marginal.clone()),
+                        [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
+                        _ => unreachable!("invariant: families of one or two"),
+                    };
+                    let counts = joint_counts(family, *v);
+                    let kv = sizes[*v];
+                    let mut error = 0.0;
+                    for (f, share) in family_shares.iter().enumerate() {
+                        for x in 0..kv {
+                            error += (counts[f * kv + x] - total * share * one_way_shares[*v][x]).abs();
+                        }
+                    }
+                    // Every column gets a parent anyway: what a second parent must earn is the noise
+                    // of its extra cells.
+                    let score = match family.as_slice() {
+                        [_, p] => error - (noise_l1(counts.len()) - noise_l1(sizes[*p] * kv)),
+                        _ => error,
+                    };
+                    scores.insert(key, score);
+                    values.push(score);
                 }
-                // The model's shares of the family's codes (a root's own measurement in round 0).
-                let family_shares: Vec<f64> = match family.as_slice() {
-                    [p] => placed[*p].as_ref().map_or_else(|| one_way_shares[*p].clone(), |x| x.marginal.clone()),
-                    [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
-                    _ => unreachable!("invariant: families of one or two"),
+                let chosen = if rho_round > 0.0 {
+                    noise.choose(&values, epsilon_round)
+                } else {
+                    (0..values.len()).max_by(|&a, &b| values[a].total_cmp(&values[b]))
                 };
-                let counts = joint_counts(family, *v);
-                let kv = sizes[*v];
-                let mut error = 0.0;
-                for (f, share) in family_shares.iter().enumerate() {
+                let Some(chosen) = chosen else { break };
+                let (family, v) = candidates[chosen].clone();
+                let names: Vec<&str> = family.iter().chain(std::iter::once(&v)).map(|&i| vars[i].name).collect();
+                if rho_round > 0.0 {
+                    noise.record("selection", &names, "exponential", epsilon_round, rho_round, 0.0);
+                    rho_spent += rho_round;
+                }
+                let step = if family.len() == 1 { "two_way" } else { "three_way" };
+                let (measured, _) = noise.measure(step, &names, &joint_counts(&family, v), rho_family);
+                rho_spent += rho_family;
+                let kv = sizes[v];
+                let rows = measured.len() / kv;
+                // v's one-way shares from both measurements, weighted by inverse variance.
+                let combine = |own: &[f64], other: &[f64], other_cells: usize| -> Vec<f64> {
+                    let (w1, w2) =
+                        (1.0 / (sigma_one * sigma_one), 1.0 / (other_cells as f64 * sigma_family * sigma_family));
+                    let mixed: Vec<f64> = own.iter().zip(other).map(|(a, b)| (w1 * a + w2 * b) / (w1 + w2)).collect();
+                    project_simplex(&mixed, total)
+                };
+                let v_margin: Vec<f64> = (0..kv).map(|x| (0..rows).map(|f| measured[f * kv + x]).sum()).collect();
+                let v_counts = combine(&one_way[v], &v_margin, rows);
+                let family_counts: Vec<f64> = if round == 0 {
+                    let p = family[0];
+                    let p_margin: Vec<f64> = (0..rows).map(|f| measured[f * kv..(f + 1) * kv].iter().sum()).collect();
+                    let p_counts = combine(&one_way[p], &p_margin, kv);
+                    let marginal: Vec<f64> = p_counts.iter().map(|c| c / total).collect();
+                    placed[p] = Some(Placed::root(marginal));
+                    order.push(p);
+                    p_counts
+                } else {
+                    let shares = match family.as_slice() {
+                        [p] => placed[*p].as_ref().expect("invariant: placed").marginal.clone(),
+                        [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
+                        _ => unreachable!("invariant: families of one or two"),
+                    };
+                    shares.iter().map(|s| s * total).collect()
+                };
+                let mut table = project_simplex(&measured, total);
+                fit_margins(&mut table, rows, kv, &family_counts, &v_counts);
+                let mut cumulative = Vec::with_capacity(rows * kv);
+                for f in 0..rows {
+                    let row = &table[f * kv..(f + 1) * kv];
+                    cumulative.extend(if row.iter().sum::<f64>() > 0.0 {
+                        cumulative_of(row)
+                    } else {
+                        cumulative_of(&v_counts)
+                    });
+                }
+                let anchor = *family.last().expect("invariant: a parent");
+                let ka = sizes[anchor];
+                let mut joint = vec![0.0; ka * kv];
+                for f in 0..rows {
+                    let a = f % ka; // the anchor is the last (fastest) index of the family
                     for x in 0..kv {
-                        error += (counts[f * kv + x] - total * share * one_way_shares[*v][x]).abs();
+                        joint[a * kv + x] += table[f * kv + x] / total;
                     }
                 }
-                // Every column gets a parent anyway: what a second parent must earn is the noise
-                // of its extra cells.
-                let score = match family.as_slice() {
-                    [_, p] => error - (noise_l1(counts.len()) - noise_l1(sizes[*p] * kv)),
-                    _ => error,
-                };
-                scores.insert(key, score);
-                values.push(score);
-            }
-            let chosen = if rho_round > 0.0 {
-                noise.choose(&values, epsilon_round)
-            } else {
-                (0..values.len()).max_by(|&a, &b| values[a].total_cmp(&values[b]))
-            };
-            let Some(chosen) = chosen else { break };
-            let (family, v) = candidates[chosen].clone();
-            let names: Vec<&str> = family.iter().chain(std::iter::once(&v)).map(|&i| vars[i].name).collect();
-            if rho_round > 0.0 {
-                noise.record("selection", &names, "exponential", epsilon_round, rho_round, 0.0);
-                rho_spent += rho_round;
-            }
-            let step = if family.len() == 1 { "two_way" } else { "three_way" };
-            let (measured, _) = noise.measure(step, &names, &joint_counts(&family, v), rho_family);
-            rho_spent += rho_family;
-            let kv = sizes[v];
-            let rows = measured.len() / kv;
-            // v's one-way shares from both measurements, weighted by inverse variance.
-            let combine = |own: &[f64], other: &[f64], other_cells: usize| -> Vec<f64> {
-                let (w1, w2) =
-                    (1.0 / (sigma_one * sigma_one), 1.0 / (other_cells as f64 * sigma_family * sigma_family));
-                let mixed: Vec<f64> = own.iter().zip(other).map(|(a, b)| (w1 * a + w2 * b) / (w1 + w2)).collect();
-                project_simplex(&mixed, total)
-            };
-            let v_margin: Vec<f64> = (0..kv).map(|x| (0..rows).map(|f| measured[f * kv + x]).sum()).collect();
-            let v_counts = combine(&one_way[v], &v_margin, rows);
-            let family_counts: Vec<f64> = if round == 0 {
-                let p = family[0];
-                let p_margin: Vec<f64> = (0..rows).map(|f| measured[f * kv..(f + 1) * kv].iter().sum()).collect();
-                let p_counts = combine(&one_way[p], &p_margin, kv);
-                let marginal: Vec<f64> = p_counts.iter().map(|c| c / total).collect();
-                placed[p] = Some(Placed {
-                    parents: Vec::new(),
-                    joint: Vec::new(),
-                    cumulative: cumulative_of(&marginal),
-                    marginal,
-                });
-                order.push(p);
-                p_counts
-            } else {
-                let shares = match family.as_slice() {
-                    [p] => placed[*p].as_ref().expect("invariant: placed").marginal.clone(),
-                    [_, p] => placed[*p].as_ref().expect("invariant: placed").joint.clone(),
-                    _ => unreachable!("invariant: families of one or two"),
-                };
-                shares.iter().map(|s| s * total).collect()
-            };
-            let mut table = project_simplex(&measured, total);
-            fit_margins(&mut table, rows, kv, &family_counts, &v_counts);
-            let mut cumulative = Vec::with_capacity(rows * kv);
-            for f in 0..rows {
-                let row = &table[f * kv..(f + 1) * kv];
-                cumulative.extend(if row.iter().sum::<f64>() > 0.0 {
-                    cumulative_of(row)
-                } else {
-                    cumulative_of(&v_counts)
-                });
-            }
-            let anchor = *family.last().expect("invariant: a parent");
-            let ka = sizes[anchor];
-            let mut joint = vec![0.0; ka * kv];
-            for f in 0..rows {
-                let a = f % ka; // the anchor is the last (fastest) index of the family
-                for x in 0..kv {
-                    joint[a * kv + x] += table[f * kv + x] / total;
-                }
-            }
-            let marginal: Vec<f64> = (0..kv).map(|x| (0..ka).map(|a| joint[a * kv + x]).sum()).collect();
-            placed[v] = Some(Placed { parents: family, joint, marginal, cumulative });
-            order.push(v);
-        }
-        // Columns left without a family (a table of one column): drawn from their one-way shares.
-        for v in 0..d {
-            if placed[v].is_none() {
-                let marginal = one_way_shares[v].clone();
-                placed[v] = Some(Placed {
-                    parents: Vec::new(),
-                    joint: Vec::new(),
-                    cumulative: cumulative_of(&marginal),
-                    marginal,
-                });
+                let marginal: Vec<f64> = (0..kv).map(|x| (0..ka).map(|a| joint[a * kv + x]).sum()).collect();
+                placed[v] = Some(Placed { parents: family, joint, marginal, cumulative });
                 order.push(v);
             }
-        }
-        context.report(FitStage::Correlations, 3, 3);
-        let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, v)| (*v, p)).collect();
-        let mut marginals: Vec<Vec<f64>> = vec![Vec::new(); d];
-        let mut variables = Vec::with_capacity(d);
-        for &v in &order {
-            let done = placed[v].take().expect("invariant: every variable is placed");
-            variables.push(Variable {
-                column: vars[v].column,
-                codes: vars[v].codes.clone(),
-                parents: done.parents.iter().map(|p| position[p]).collect(),
-                cumulative: done.cumulative,
-            });
-            marginals[v] = done.marginal;
-        }
+            // Columns left without a family (a table of one column): drawn from their one-way shares.
+            for v in 0..d {
+                if placed[v].is_none() {
+                    let marginal = one_way_shares[v].clone();
+                    placed[v] = Some(Placed::root(marginal));
+                    order.push(v);
+                }
+            }
+            context.report(FitStage::Correlations, 3, 3);
+            let position: HashMap<usize, usize> = order.iter().enumerate().map(|(p, v)| (*v, p)).collect();
+            let mut marginals: Vec<Vec<f64>> = vec![Vec::new(); d];
+            let mut variables = Vec::with_capacity(d);
+            for &v in &order {
+                let done = placed[v].take().expect("invariant: every variable is placed");
+                variables.push(Variable {
+                    column: vars[v].column,
+                    codes: vars[v].codes.clone(),
+                    parents: done.parents.iter().map(|p| position[p]).collect(),
+                    cumulative: done.cumulative,
+                });
+                marginals[v] = done.marginal;
+            }
+            (variables, marginals, None)
+        };
 
         // The transforms take the estimated marginals: category shares and missing shares.
         for (v, var) in vars.iter().enumerate() {
@@ -979,7 +1035,7 @@ impl PrivateMarginals {
                 "the noise was drawn from a test seed recorded in the model: this model has no privacy guarantee",
             ));
         }
-        Ok(PrivateMarginalsModel { transforms, variables, ledger, rows })
+        Ok(PrivateMarginalsModel { transforms, variables, ledger, rows, joint })
     }
 }
 
@@ -1139,7 +1195,16 @@ impl PrivateMarginalsModel {
     ) -> Result<Table> {
         let mut codes: Vec<Vec<u32>> = vec![Vec::with_capacity(n_rows); self.variables.len()];
         let mut within: Vec<Vec<f64>> = vec![Vec::with_capacity(n_rows); self.variables.len()];
+        let mut drawn = vec![0u32; self.variables.len()];
         for _ in 0..n_rows {
+            if let Some(joint) = &self.joint {
+                joint.draw(latent_rng.random::<f64>(), &mut drawn);
+                for (v, &code) in drawn.iter().enumerate() {
+                    codes[v].push(code);
+                    within[v].push(latent_rng.random::<f64>());
+                }
+                continue;
+            }
             for (v, variable) in self.variables.iter().enumerate() {
                 let k = variable.codes.size();
                 let row = variable.parents.iter().fold(0usize, |row, &p| {
