@@ -289,9 +289,9 @@ pub fn zcdp_epsilon(rho: f64, delta: f64) -> f64 {
     high
 }
 
-/// The standard normal quantile.
-fn normal_quantile(p: f64) -> f64 {
-    crate::normal::inverse_cdf(p)
+/// The scale of Gaussian noise on counts (sensitivity 1) that costs `rho` in zCDP.
+fn sigma_for(rho: f64) -> f64 {
+    (1.0 / (2.0 * rho)).sqrt()
 }
 
 /// Draws the noise and keeps the books.
@@ -308,7 +308,7 @@ impl Noise {
 
     /// Adds N(0, σ²) to every count and records the measurement.
     fn measure(&mut self, step: &str, columns: &[&str], counts: &[f64], rho: f64) -> (Vec<f64>, f64) {
-        let sigma = (1.0 / (2.0 * rho)).sqrt();
+        let sigma = sigma_for(rho);
         let noisy = counts.iter().map(|c| c + self.gaussian(sigma)).collect();
         self.record(step, columns, "gaussian", sigma, rho, 0.0);
         (noisy, sigma)
@@ -347,7 +347,7 @@ impl Noise {
 /// The threshold a noisy count (noise scale σ) must clear for its category to be released, so
 /// that a category held by one row is released with probability `delta`.
 fn release_threshold(sigma: f64, delta: f64) -> f64 {
-    1.0 + sigma * normal_quantile(1.0 - delta)
+    1.0 + sigma * crate::normal::inverse_cdf(1.0 - delta)
 }
 
 fn secure_seed() -> Result<[u8; 32]> {
@@ -624,10 +624,9 @@ impl PrivateMarginals {
                             .collect();
                         prepared.push(Some(Prepared::Boolean { codes }));
                         transforms.push(TransformState::Categorical(placeholder_categorical(
-                            column,
                             meta,
                             vec!["true".into(), "false".into()],
-                        )?));
+                        )));
                         continue;
                     }
                     let mut counts: HashMap<&str, f64> = HashMap::new();
@@ -636,7 +635,7 @@ impl PrivateMarginals {
                     }
                     let mut entries: Vec<(&str, f64)> = counts.into_iter().collect();
                     entries.sort_by(|a, b| a.0.cmp(b.0)); // noise drawn in a fixed order
-                    let sigma = (1.0 / (2.0 * rho_pre)).sqrt();
+                    let sigma = sigma_for(rho_pre);
                     let delta_column = delta_thresholds / n_categorical as f64;
                     let threshold = release_threshold(sigma, delta_column);
                     let mut released: Vec<(&str, f64)> = entries
@@ -658,11 +657,7 @@ impl PrivateMarginals {
                         })
                         .collect();
                     let released: Vec<String> = released.into_iter().map(|(l, _)| l.to_string()).collect();
-                    transforms.push(TransformState::Categorical(placeholder_categorical(
-                        column,
-                        meta,
-                        released.clone(),
-                    )?));
+                    transforms.push(TransformState::Categorical(placeholder_categorical(meta, released.clone())));
                     prepared.push(Some(Prepared::Categorical { labels: released, codes }));
                 }
                 kind if is_numeric(kind) => {
@@ -801,7 +796,7 @@ impl PrivateMarginals {
             } else {
                 0.0
             };
-            let sigma_family = if rho_family > 0.0 { (1.0 / (2.0 * rho_family)).sqrt() } else { f64::INFINITY };
+            let sigma_family = if rho_family > 0.0 { sigma_for(rho_family) } else { f64::INFINITY };
             let noise_l1 = |cells: usize| (2.0 / std::f64::consts::PI).sqrt() * sigma_family * cells as f64;
             struct Placed {
                 /// Parents (variable indices); the last is the anchor.
@@ -1041,11 +1036,7 @@ impl PrivateMarginals {
 
 /// A categorical transform with the released categories and the column's storage; its shares are
 /// set once the marginals are estimated.
-fn placeholder_categorical(
-    column: &doppel_core::Column,
-    meta: &doppel_core::ColumnMeta,
-    categories: Vec<String>,
-) -> Result<CategoricalState> {
+fn placeholder_categorical(meta: &doppel_core::ColumnMeta, categories: Vec<String>) -> CategoricalState {
     let (storage, boolean_tokens) = match &meta.kind {
         ColumnKind::Categorical { storage } => (*storage, None),
         ColumnKind::Boolean { true_token, false_token, storage } => {
@@ -1054,9 +1045,8 @@ fn placeholder_categorical(
         }
         _ => unreachable!("invariant: only categorical kinds"),
     };
-    let _ = column;
     let k = categories.len();
-    Ok(CategoricalState {
+    CategoricalState {
         column: meta.name.clone(),
         storage,
         boolean_tokens,
@@ -1064,7 +1054,7 @@ fn placeholder_categorical(
         cumulative: (1..=k).map(|i| i as f64 / k as f64).collect(),
         missing_share: 0.0,
         protected_share: 0.0,
-    })
+    }
 }
 
 /// Bounds, fine histogram and bins of a numeric column; `None` when no part of its range holds
@@ -1089,7 +1079,7 @@ fn prepare_numeric(
     let last = noisy.iter().rposition(|&c| c >= threshold);
     let (Some(first), Some(last)) = (first, last) else {
         // The second measurement is still charged, so that the ledger does not depend on the data.
-        noise.record("marginal", &[name], "gaussian", (1.0 / (2.0 * rho)).sqrt(), rho, 0.0);
+        noise.record("marginal", &[name], "gaussian", sigma_for(rho), rho, 0.0);
         context.warnings.push(Warning::column(
             name,
             format!("too few values to measure under ε = {}: the column is generated empty", privacy.epsilon),
@@ -1099,7 +1089,7 @@ fn prepare_numeric(
     let buckets: Vec<(usize, f64)> = (first..=last).map(|b| (b, noisy[b])).collect();
     let present: f64 = buckets.iter().map(|(_, m)| m.max(0.0)).sum();
     // Enough cells for the shape, few enough that each holds several times the noise.
-    let sigma_fine = (1.0 / (2.0 * rho)).sqrt();
+    let sigma_fine = sigma_for(rho);
     let n_cells = ((present / (4.0 * sigma_fine)) as usize).clamp(8, 512);
     let cells = fine_cells(&buckets, n_cells, unit_of(kind));
     if cells.is_empty() {
@@ -1128,7 +1118,22 @@ fn prepare_numeric(
     let last = mass.iter().rposition(|&m| m > 0.0).unwrap_or(last);
     let mass_sum: f64 = mass.iter().sum::<f64>().max(1e-12);
     mass.iter_mut().for_each(|m| *m /= mass_sum);
-    // The CDF: points at cell edges; atoms are jumps.
+    let (cdf, cell_score_end) = cdf_of_cells(&cells, &mass, first, last);
+    // Bins: score intervals at cell boundaries near equal quantiles; the noise of the pair tables
+    // decides how many are worth it (the fine histogram's noise is of the same order).
+    let wanted = ((present / (2.0 * sigma_fine)).sqrt().round() as usize).clamp(2, privacy.max_bins);
+    let edges = quantile_edges(&cell_score_end, wanted);
+    let bins = edges.len() - 1;
+    // A cell's bin: the bin its score range ends in.
+    let cell_bin: Vec<u32> =
+        cell_score_end.iter().map(|&s| (edges.partition_point(|&e| e < s).max(1) - 1).min(bins - 1) as u32).collect();
+    let codes = cell_index.iter().map(|c| c.map_or(bins as u32, |c| cell_bin[c])).collect();
+    Ok(Some(NumericPrep { cdf, edges, codes }))
+}
+
+/// The piecewise-linear CDF of the mass on `cells[first..=last]` (points at cell edges; atoms are
+/// jumps), and the CDF's value at the end of every cell.
+fn cdf_of_cells(cells: &[(f64, f64)], mass: &[f64], first: usize, last: usize) -> (PiecewiseCdf, Vec<f64>) {
     let mut xs = Vec::new();
     let mut ps = Vec::new();
     let mut running = 0.0;
@@ -1155,11 +1160,11 @@ fn prepare_numeric(
         xs = vec![cells[first].0, cells[first].1];
         ps = vec![0.0, 1.0];
     }
-    let cdf = PiecewiseCdf { xs, ps };
-    // Bins: score intervals at cell boundaries near equal quantiles; the noise of the pair tables
-    // decides how many are worth it.
-    let pair_sigma = sigma_fine; // the order of the pair noise; good enough to size the bins
-    let wanted = ((present / (2.0 * pair_sigma)).sqrt().round() as usize).clamp(2, privacy.max_bins);
+    (PiecewiseCdf { xs, ps }, cell_score_end)
+}
+
+/// Up to `wanted` bins in score space, with edges at cell ends near equal quantiles.
+fn quantile_edges(cell_score_end: &[f64], wanted: usize) -> Vec<f64> {
     let mut edges = vec![0.0];
     for j in 1..wanted {
         let target = j as f64 / wanted as f64;
@@ -1176,12 +1181,7 @@ fn prepare_numeric(
     }
     edges.push(1.0);
     edges.dedup();
-    let bins = edges.len() - 1;
-    // A cell's bin: the bin its score range ends in.
-    let cell_bin: Vec<u32> =
-        cell_score_end.iter().map(|&s| (edges.partition_point(|&e| e < s).max(1) - 1).min(bins - 1) as u32).collect();
-    let codes = cell_index.iter().map(|c| c.map_or(bins as u32, |c| cell_bin[c])).collect();
-    Ok(Some(NumericPrep { cdf, edges, codes }))
+    edges
 }
 
 impl PrivateMarginalsModel {

@@ -271,7 +271,7 @@ pub(super) fn fit(input: &Input, rho: f64, noise: &mut Noise, rho_spent: &mut f6
     let rho_round = rho / rounds as f64;
     let (rho_select, rho_measure) = (0.1 * rho_round, 0.9 * rho_round);
     let epsilon_select = (8.0 * rho_select).sqrt();
-    let sigma = (1.0 / (2.0 * rho_measure)).sqrt();
+    let sigma = super::sigma_for(rho_measure);
     let noise_l1 = |cells: usize| (2.0 / std::f64::consts::PI).sqrt() * sigma * cells as f64;
     let mut candidates: Vec<Vec<usize>> = Vec::new();
     for a in 0..d {
