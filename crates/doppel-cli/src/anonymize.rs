@@ -75,6 +75,7 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<()> {
             ),
         },
     };
+    let settings = FitSettings { locale: doppel_transform::Locale::parse(&args.locale)?, ..FitSettings::default() };
     let loaded = load(&args.data, &args.read)?;
     let (table, metadata) = (&loaded.table, &loaded.metadata);
     for column in &args.pseudonymize {
@@ -99,7 +100,7 @@ pub fn anonymize(args: AnonymizeArgs) -> Result<()> {
                 (Some(column), format!("keyed pseudonyms (HMAC-SHA256), {n} distinct values"))
             }
             (ColumnKind::Pii { .. }, _) => {
-                let (mapped, n) = fake_values(column, meta, args.seed)?;
+                let (mapped, n) = fake_values(column, meta, args.seed, &settings)?;
                 collect_known(column, &mapped, &mut known);
                 (Some(mapped), format!("consistent fake values ({}), {n} distinct values", meta.kind.name()))
             }
@@ -220,8 +221,8 @@ fn map_values(column: &Column, mut map: impl FnMut(&str, usize) -> Result<String
 
 /// Fake values of the column's kind, one per distinct value, drawn from a stream keyed by the
 /// value itself (so the mapping does not depend on row order) and redrawn on a clash.
-fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64) -> Result<(Column, usize)> {
-    let transform = TransformState::fit(column, meta, &FitSettings::default(), &mut Vec::new())?;
+fn fake_values(column: &Column, meta: &ColumnMeta, seed: u64, settings: &FitSettings) -> Result<(Column, usize)> {
+    let transform = TransformState::fit(column, meta, settings, &mut Vec::new())?;
     // Names repeat in real life, and the name lists are shorter than many columns: two people may
     // share a fake name. Other kinds (emails, phones, ...) are keys people are joined on: never.
     let injective = !matches!(
@@ -289,6 +290,8 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// Finds personal data inside free text and replaces it, consistently.
 struct Redactor {
     patterns: Vec<(&'static str, Regex)>,
+    /// Capitalised words, where person names are looked for.
+    words: Regex,
     /// The table's own personal values and their fakes.
     known: HashMap<String, String>,
     /// All of them, for free text.
@@ -332,7 +335,8 @@ impl Redactor {
         };
         let in_prose = alternation(&|_| true);
         let in_categories = alternation(&|v| v.contains([' ', '@']) && v.chars().count() >= 6);
-        Redactor { patterns, known, in_prose, in_categories, seed }
+        let words = pattern(r"\b\p{Lu}[\p{L}'’]*(?:-\p{Lu}[\p{L}'’]*)*\b");
+        Redactor { patterns, words, known, in_prose, in_categories, seed }
     }
 
     /// A stand-in for a found value of `kind`, the same for the same value.
@@ -345,6 +349,11 @@ impl Redactor {
         let pick = mix64(self.seed, stream_id(value));
         match kind {
             "email" => format!("user{:06}@example.com", pick % 1_000_000),
+            "name" => {
+                let locale = doppel_transform::Locale::English;
+                let (firsts, lasts) = (locale.first_names(), locale.last_names());
+                format!("{} {}", firsts[pick as usize % firsts.len()], lasts[(pick >> 32) as usize % lasts.len()])
+            }
             "ip" => format!("192.0.2.{}", pick % 254 + 1),
             "address" => {
                 const STREETS: [&str; 8] = ["Maple", "Cedar", "Willow", "Juniper", "Alder", "Hazel", "Linden", "Rowan"];
@@ -367,9 +376,9 @@ impl Redactor {
         }
     }
 
-    /// The personal values the built-in patterns find in `text`: kind and byte range, in order,
-    /// never overlapping.
-    fn find(&self, text: &str) -> Vec<(&'static str, std::ops::Range<usize>)> {
+    /// The personal values the built-in patterns (and, with `names`, the person-name finder)
+    /// find in `text`: kind and byte range, in order, never overlapping.
+    fn find(&self, text: &str, names: bool) -> Vec<(&'static str, std::ops::Range<usize>)> {
         let mut found: Vec<(&'static str, std::ops::Range<usize>)> = Vec::new();
         for (kind, regex) in &self.patterns {
             for m in regex.find_iter(text) {
@@ -386,28 +395,78 @@ impl Redactor {
                 }
             }
         }
+        for range in if names { self.person_names(text) } else { Vec::new() } {
+            if !found.iter().any(|(_, r)| r.start < range.end && range.start < r.end) {
+                found.push(("name", range));
+            }
+        }
         found.sort_by_key(|(_, r)| r.start);
         found
+    }
+
+    /// Person names in running text: a title and a capitalised word (`Dr. Okafor`), or a given
+    /// name of the name lists followed, after one space (and perhaps a middle initial), by a
+    /// family name of the lists, or by any capitalised word that is not a common noun of
+    /// addresses, organisations or dates when the given name is not itself a common word.
+    fn person_names(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let words: Vec<std::ops::Range<usize>> = self.words.find_iter(text).map(|m| m.range()).collect();
+        let gap = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| &text[a.end..b.start];
+        let mut names = Vec::new();
+        let mut i = 0;
+        while i + 1 < words.len() {
+            let (word, next) = (&text[words[i].clone()], &words[i + 1]);
+            if TITLES.contains(&word) && matches!(gap(&words[i], next), " " | ". ") {
+                names.push(words[i].start..next.end);
+                i += 2;
+                continue;
+            }
+            // A middle initial: `John F. Kennedy`.
+            let last =
+                if next.len() == 1 && i + 2 < words.len() && gap(next, &words[i + 2]) == ". " { i + 2 } else { i + 1 };
+            if doppel_transform::locale::is_given_name(word) && gap(&words[i], &words[i + 1]) == " " {
+                let family = &text[words[last].clone()];
+                let listed = family.split('-').all(doppel_transform::locale::is_family_name);
+                let plausible = !COMMON_WORD_NAMES.contains(&word)
+                    && !NOT_SURNAMES.contains(&family)
+                    && !pii::STREET_SUFFIXES.iter().any(|s| s.eq_ignore_ascii_case(family));
+                if listed || plausible {
+                    names.push(words[i].start..words[last].end);
+                    i = last + 1;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        names
     }
 
     /// `prose`: free text, where every personal value of the table is looked for; in categories
     /// only full names and emails are (a surname can be a ward's name).
     fn redact(&self, text: &str, prose: bool) -> (String, bool) {
         // Patterns first (a value of the table's own columns gets that column's fake), then the
-        // remaining values of the table's personal columns (names).
+        // values of the table's personal columns, then (in free text) other person names.
         let known = &self.known;
+        let overlaps = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| a.start < b.end && b.start < a.end;
+        let mut spans = self.find(text, prose);
+        if let Some(regex) = if prose { &self.in_prose } else { &self.in_categories } {
+            for m in regex.find_iter(text) {
+                let range = m.range();
+                spans.retain(|(kind, r)| !(*kind == "name" && overlaps(r, &range)));
+                if !spans.iter().any(|(_, r)| overlaps(r, &range)) {
+                    spans.push(("known", range));
+                }
+            }
+            spans.sort_by_key(|(_, r)| r.start);
+        }
         let mut result = String::with_capacity(text.len());
         let mut at = 0;
-        for (kind, range) in self.find(text) {
+        for (kind, range) in spans {
             result.push_str(&text[at..range.start]);
             let value = &text[range.clone()];
             result.push_str(&known.get(value).cloned().unwrap_or_else(|| self.stand_in(kind, value)));
             at = range.end;
         }
         result.push_str(&text[at..]);
-        if let Some(regex) = if prose { &self.in_prose } else { &self.in_categories } {
-            result = regex.replace_all(&result, |c: &regex::Captures<'_>| known[&c[0]].clone()).into_owned();
-        }
         let changed = result != text;
         (result, changed)
     }
@@ -427,6 +486,157 @@ impl Redactor {
     }
 }
 
+/// Titles before a family name.
+const TITLES: &[&str] = &["Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Herr", "Frau", "Mme", "Mlle", "Sr", "Sra"];
+
+/// Given names that are also common words, trusted only before a listed family name.
+const COMMON_WORD_NAMES: &[&str] = &[
+    "Will",
+    "May",
+    "June",
+    "April",
+    "August",
+    "Grant",
+    "Mark",
+    "Bill",
+    "Rose",
+    "General",
+    "Baby",
+    "Brain",
+    "Christ",
+    "America",
+    "Florida",
+    "Easter",
+    "Golden",
+    "Summer",
+    "Autumn",
+    "Faith",
+    "Hope",
+    "Joy",
+    "Chance",
+    "Destiny",
+    "Royal",
+    "Major",
+    "King",
+    "Price",
+    "Don",
+    "Art",
+    "Guy",
+    "Sky",
+    "River",
+    "Dale",
+    "Glen",
+    "Forest",
+    "Ford",
+    "Bell",
+    "Cliff",
+    "Frank",
+    "Hunter",
+    "Mason",
+    "Miles",
+    "Jack",
+    "Pat",
+    "Sue",
+    "Ray",
+    "Rich",
+    "Lance",
+    "Page",
+    "Paris",
+    "Carmen",
+    "Camden",
+    "Brooklyn",
+    "Dallas",
+    "Austin",
+    "Houston",
+    "Jordan",
+    "Israel",
+    "Asia",
+    "Georgia",
+    "Virginia",
+    "Lincoln",
+    "Madison",
+    "Washington",
+    "Monday",
+    "Sunday",
+    "Tuesday",
+    "Delta",
+    "Mercedes",
+    "Jaguar",
+    "Else",
+];
+
+/// Capitalised words that follow given names in text without being family names.
+const NOT_SURNAMES: &[&str] = &[
+    "Service",
+    "Services",
+    "Support",
+    "Team",
+    "Department",
+    "Office",
+    "Center",
+    "Centre",
+    "Bank",
+    "Hospital",
+    "Clinic",
+    "School",
+    "University",
+    "College",
+    "Company",
+    "Group",
+    "Inc",
+    "Ltd",
+    "Corp",
+    "Airlines",
+    "Airport",
+    "Station",
+    "Hotel",
+    "Park",
+    "County",
+    "City",
+    "Island",
+    "Beach",
+    "Valley",
+    "Bridge",
+    "Church",
+    "Foundation",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "The",
+    "And",
+    "Or",
+    "I",
+    "We",
+    "You",
+    "He",
+    "She",
+    "They",
+    "It",
+    "Please",
+    "Thanks",
+    "Thank",
+    "Re",
+    "See",
+    "Note",
+    "Called",
+];
+
 /// The kinds of personal data found inside a text column, with the rows holding each, most
 /// frequent first: what `doppel inspect` reports (and `anonymize` would replace).
 pub(crate) fn personal_data_inside(column: &Column) -> Vec<(&'static str, usize)> {
@@ -434,7 +644,7 @@ pub(crate) fn personal_data_inside(column: &Column) -> Vec<(&'static str, usize)
     let mut rows: HashMap<&'static str, usize> = HashMap::new();
     for row in 0..column.data.len() {
         let Some(text) = column.data.text_at(row) else { continue };
-        let mut kinds: Vec<&'static str> = redactor.find(&text).into_iter().map(|(kind, _)| kind).collect();
+        let mut kinds: Vec<&'static str> = redactor.find(&text, true).into_iter().map(|(kind, _)| kind).collect();
         kinds.sort_unstable();
         kinds.dedup();
         for kind in kinds {
@@ -477,6 +687,33 @@ mod tests {
         let streets = ["Main", "Oak", "Martin Luther King", "Sunset", "Elm", "Cherry Hill", "Lincoln"];
         let suffixes = ["Street", "St", "Ave", "Road", "Blvd", "Lane", "Dr", "Court", "Way"];
         let cities = [("Springfield", "IL"), ("San Antonio", "TX"), ("Portland", "OR"), ("Ann Arbor", "MI")];
+        // Names written here, not drawn from the finder's lists.
+        let given = [
+            "Maria", "James", "Aisha", "Olga", "Carlos", "Fatima", "Liam", "Sofia", "Noah", "Hannah", "Priya",
+            "Mehmet", "Chloe", "Ethan", "Ingrid", "Tomas", "Yusuf", "Elena", "Kevin", "Grace",
+        ];
+        let family = [
+            "Garcia",
+            "Smith",
+            "Okafor",
+            "Chen",
+            "Ivanova",
+            "Lopez",
+            "Haddad",
+            "Murphy",
+            "Rossi",
+            "Tanaka",
+            "Patel",
+            "Nguyen",
+            "Kowalski",
+            "Johansson",
+            "Yilmaz",
+            "Dubois",
+            "Schmidt",
+            "Kim",
+            "Santos",
+            "O'Brien",
+        ];
         let plant = |kind: &str, rng: &mut doppel_core::SeededRng| -> String {
             match kind {
                 "email" => format!(
@@ -539,6 +776,16 @@ mod tests {
                         _ => format!("+1 {a} {b} {c}"),
                     }
                 }
+                "name" => {
+                    let first = given[rng.random_range(0..given.len())];
+                    let last = family[rng.random_range(0..family.len())];
+                    match rng.random_range(0..5) {
+                        0 => format!("Dr. {last}"),
+                        1 => format!("{first} {}. {last}", char::from(b'A' + rng.random_range(0..26u8))),
+                        2 => format!("Mrs. {first} {last}"),
+                        _ => format!("{first} {last}"),
+                    }
+                }
                 "ip" => format!(
                     "{}.{}.{}.{}",
                     rng.random_range(1..224),
@@ -568,7 +815,7 @@ mod tests {
             if pii::is_card_number(&luhn_invalid) {
                 luhn_invalid.push('0');
             }
-            match rng.random_range(0..10) {
+            match rng.random_range(0..11) {
                 0 => format!("order {}", rng.random_range(1_000_000..9_999_999)),
                 1 => format!(
                     "on 2024-{:02}-{:02} at 10:{:02}",
@@ -588,10 +835,25 @@ mod tests {
                 6 => format!("code 000-{:02}-{:04}", rng.random_range(10..99), rng.random_range(1000..9999)),
                 7 => format!("we had {} Great Days", rng.random_range(2..30)),
                 8 => format!("tracking 1Z{}", rng.random_range(100_000_000u64..999_999_999u64)),
+                9 => [
+                    "Customer Service",
+                    "Golden Gate Bridge",
+                    "New York",
+                    "Will Call",
+                    "Grant Park",
+                    "Christmas Eve",
+                    "Bank Of America",
+                    "Mark Down",
+                    "Visa Gold",
+                    "May Monday",
+                    "Premium Support Team",
+                    "North America",
+                ][rng.random_range(0..12)]
+                .to_string(),
                 _ => format!("room {} on floor {}", rng.random_range(1..500), rng.random_range(1..30)),
             }
         };
-        let kinds = ["email", "card", "ssn", "iban", "phone", "ip", "address"];
+        let kinds = ["email", "card", "ssn", "iban", "phone", "ip", "address", "name"];
         let fillers = ["Customer called about", "Please update", "Noted:", "Follow up with", "Escalated, see", "Re:"];
         let redactor = Redactor::new(HashMap::new(), 0);
         let mut planted_total: HashMap<&str, usize> = HashMap::new();
@@ -613,7 +875,7 @@ mod tests {
                 }
                 text.push_str([",", " and", ";", "."][rng.random_range(0..4)]);
             }
-            let found = redactor.find(&text);
+            let found = redactor.find(&text, true);
             for (kind, range) in &spans {
                 *planted_total.entry(kind).or_default() += 1;
                 if found.iter().any(|(k, r)| k == kind && r.start < range.end && range.start < r.end) {

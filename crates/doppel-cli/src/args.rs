@@ -145,6 +145,10 @@ pub struct FitSettingsArgs {
     /// the model and manifests as your decision); repeat for several columns
     #[arg(long, value_name = "COLUMN")]
     pub keep_rare: Vec<String>,
+    /// The locale of fake names (and of emails made from them) in personal-data columns: en,
+    /// de_DE, fr_FR, it_IT, nl_NL, pt_BR, pt_PT, tr_TR, cy_GB, ja_JP, zh_CN, zh_TW, ar_SA, fa_IR
+    #[arg(long, value_name = "LOCALE", default_value = "en")]
+    pub locale: String,
 }
 
 #[derive(Debug, Args)]
@@ -405,6 +409,10 @@ pub struct AnonymizeArgs {
     /// The seed of the fake values (the same seed maps a value to the same fake value)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The locale of fake names (and of emails made from them): en, de_DE, fr_FR, it_IT, nl_NL,
+    /// pt_BR, pt_PT, tr_TR, cy_GB, ja_JP, zh_CN, zh_TW, ar_SA, fa_IR
+    #[arg(long, value_name = "LOCALE", default_value = "en")]
+    pub locale: String,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]

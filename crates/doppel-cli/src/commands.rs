@@ -167,6 +167,7 @@ fn fit_options(settings: &FitSettingsArgs, seed: u64) -> Result<FitOptions> {
     }
     options.transform.min_category_count = settings.min_category_count;
     options.transform.keep_rare = settings.keep_rare.clone();
+    options.transform.locale = doppel_transform::Locale::parse(&settings.locale)?;
     if let Some(seconds) = settings.max_fit_seconds
         && !(seconds.is_finite() && seconds > 0.0)
     {

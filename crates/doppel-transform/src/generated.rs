@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use doppel_core::rng::mix64;
 use doppel_core::{Column, ColumnData, Error, PiiKind, Result, SeededRng, Storage, Warning};
 
+use crate::locale::Locale;
+
 use crate::personal::{self, FakeDetails, common_layout};
 
 /// What one position of a patterned identifier may hold.
@@ -428,212 +430,6 @@ impl FreeTextState {
     }
 }
 
-const FIRST_NAMES: &[&str] = &[
-    "James",
-    "Mary",
-    "Robert",
-    "Patricia",
-    "John",
-    "Jennifer",
-    "Michael",
-    "Linda",
-    "David",
-    "Elizabeth",
-    "William",
-    "Barbara",
-    "Richard",
-    "Susan",
-    "Joseph",
-    "Jessica",
-    "Thomas",
-    "Sarah",
-    "Charles",
-    "Karen",
-    "Christopher",
-    "Lisa",
-    "Daniel",
-    "Nancy",
-    "Matthew",
-    "Betty",
-    "Anthony",
-    "Sandra",
-    "Mark",
-    "Margaret",
-    "Donald",
-    "Ashley",
-    "Steven",
-    "Kimberly",
-    "Andrew",
-    "Emily",
-    "Paul",
-    "Donna",
-    "Joshua",
-    "Michelle",
-    "Kenneth",
-    "Carol",
-    "Kevin",
-    "Amanda",
-    "Brian",
-    "Melissa",
-    "George",
-    "Deborah",
-    "Timothy",
-    "Stephanie",
-    "Ronald",
-    "Rebecca",
-    "Jason",
-    "Laura",
-    "Edward",
-    "Helen",
-    "Jeffrey",
-    "Sharon",
-    "Ryan",
-    "Cynthia",
-    "Jacob",
-    "Kathleen",
-    "Gary",
-    "Amy",
-    "Nicholas",
-    "Angela",
-    "Eric",
-    "Shirley",
-    "Jonathan",
-    "Brenda",
-    "Stephen",
-    "Emma",
-    "Larry",
-    "Anna",
-    "Justin",
-    "Pamela",
-    "Scott",
-    "Nicole",
-    "Brandon",
-    "Samantha",
-    "Benjamin",
-    "Katherine",
-    "Samuel",
-    "Christine",
-    "Gregory",
-    "Debra",
-    "Alexander",
-    "Rachel",
-    "Patrick",
-    "Carolyn",
-    "Frank",
-    "Janet",
-    "Raymond",
-    "Maria",
-    "Jack",
-    "Olivia",
-    "Dennis",
-    "Heather",
-    "Jerry",
-    "Diane",
-];
-
-const LAST_NAMES: &[&str] = &[
-    "Smith",
-    "Johnson",
-    "Williams",
-    "Brown",
-    "Jones",
-    "Garcia",
-    "Miller",
-    "Davis",
-    "Rodriguez",
-    "Martinez",
-    "Hernandez",
-    "Lopez",
-    "Gonzalez",
-    "Wilson",
-    "Anderson",
-    "Thomas",
-    "Taylor",
-    "Moore",
-    "Jackson",
-    "Martin",
-    "Lee",
-    "Perez",
-    "Thompson",
-    "White",
-    "Harris",
-    "Sanchez",
-    "Clark",
-    "Ramirez",
-    "Lewis",
-    "Robinson",
-    "Walker",
-    "Young",
-    "Allen",
-    "King",
-    "Wright",
-    "Scott",
-    "Torres",
-    "Nguyen",
-    "Hill",
-    "Flores",
-    "Green",
-    "Adams",
-    "Nelson",
-    "Baker",
-    "Hall",
-    "Rivera",
-    "Campbell",
-    "Mitchell",
-    "Carter",
-    "Roberts",
-    "Gomez",
-    "Phillips",
-    "Evans",
-    "Turner",
-    "Diaz",
-    "Parker",
-    "Cruz",
-    "Edwards",
-    "Collins",
-    "Reyes",
-    "Stewart",
-    "Morris",
-    "Morales",
-    "Murphy",
-    "Cook",
-    "Rogers",
-    "Gutierrez",
-    "Ortiz",
-    "Morgan",
-    "Cooper",
-    "Peterson",
-    "Bailey",
-    "Reed",
-    "Kelly",
-    "Howard",
-    "Ramos",
-    "Kim",
-    "Cox",
-    "Ward",
-    "Richardson",
-    "Watson",
-    "Brooks",
-    "Chavez",
-    "Wood",
-    "James",
-    "Bennett",
-    "Gray",
-    "Mendoza",
-    "Ruiz",
-    "Hughes",
-    "Price",
-    "Alvarez",
-    "Castillo",
-    "Sanders",
-    "Patel",
-    "Myers",
-    "Long",
-    "Ross",
-    "Foster",
-    "Jimenez",
-];
-
 /// How the source wrote names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -665,10 +461,19 @@ pub struct FakeState {
     /// What the kinds with a format of their own learned (absent from older model files).
     #[serde(default, skip_serializing_if = "FakeDetails::is_plain")]
     pub details: FakeDetails,
+    /// The locale of names and of the emails made from them (absent: English).
+    #[serde(default, skip_serializing_if = "Locale::is_english")]
+    pub locale: Locale,
 }
 
 impl FakeState {
-    pub(crate) fn fit(column: &Column, kind: PiiKind, min_count: usize, warnings: &mut Vec<Warning>) -> Self {
+    pub(crate) fn fit(
+        column: &Column,
+        kind: PiiKind,
+        min_count: usize,
+        locale: Locale,
+        warnings: &mut Vec<Warning>,
+    ) -> Self {
         let texts: Vec<std::borrow::Cow<'_, str>> =
             (0..column.data.len()).filter_map(|row| column.data.text_at(row)).collect();
         let lower = texts.iter().filter(|t| *t == &t.to_lowercase()).count();
@@ -706,6 +511,7 @@ impl FakeState {
             casing,
             layout,
             details,
+            locale,
         }
     }
 
@@ -740,15 +546,21 @@ impl FakeState {
                 if !self.details.is_plain() {
                     return Some(self.details.text_value(self.kind, &self.layout, self.casing, rng));
                 }
-                let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
-                let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
+                let (firsts, lasts) = (self.locale.first_names(), self.locale.last_names());
+                let first = firsts[rng.random_range(0..firsts.len())];
+                let last = lasts[rng.random_range(0..lasts.len())];
                 Some(match self.kind {
                     PiiKind::FirstName => self.cased(first),
                     PiiKind::LastName => self.cased(last),
-                    PiiKind::PersonName => self.cased(&format!("{first} {last}")),
+                    PiiKind::PersonName => self.cased(&self.locale.full_name(first, last)),
                     PiiKind::Email => {
                         let domain = ["example.com", "example.org", "example.net"][rng.random_range(0..3)];
-                        format!("{}.{}{}@{domain}", first.to_lowercase(), last.to_lowercase(), rng.random_range(1..100))
+                        let number = rng.random_range(1..100);
+                        match (ascii_mailbox(first), ascii_mailbox(last)) {
+                            (Some(first), Some(last)) => format!("{first}.{last}{number}@{domain}"),
+                            // Names in other scripts: a plain mailbox.
+                            _ => format!("user{number}{:04}@{domain}", rng.random_range(0..10_000)),
+                        }
                     }
                     PiiKind::Phone => self
                         .layout
@@ -776,4 +588,32 @@ impl FakeState {
         }
         Column::new(self.column.clone(), ColumnData::Text(values))
     }
+}
+
+/// A name as the ASCII part of an email address: lower case, common Latin accents folded
+/// (`Müller` → `mueller`), other characters dropped; `None` for names in other scripts.
+fn ascii_mailbox(name: &str) -> Option<String> {
+    let mut out = String::with_capacity(name.len());
+    for c in name.to_lowercase().chars() {
+        match c {
+            'a'..='z' | '0'..='9' => out.push(c),
+            'ä' | 'æ' => out.push_str("ae"),
+            'ö' | 'ø' | 'œ' => out.push_str("oe"),
+            'ü' => out.push_str("ue"),
+            'ß' => out.push_str("ss"),
+            'à' | 'á' | 'â' | 'ã' | 'å' => out.push('a'),
+            'ç' => out.push('c'),
+            'è' | 'é' | 'ê' | 'ë' => out.push('e'),
+            'ì' | 'í' | 'î' | 'ï' | 'ı' => out.push('i'),
+            'ñ' => out.push('n'),
+            'ò' | 'ó' | 'ô' | 'õ' => out.push('o'),
+            'ù' | 'ú' | 'û' => out.push('u'),
+            'ý' | 'ÿ' => out.push('y'),
+            'ş' => out.push('s'),
+            'ğ' => out.push('g'),
+            ' ' | '-' | '\'' | '.' => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }

@@ -29,6 +29,7 @@
 pub mod categorical;
 pub mod cdf;
 pub mod generated;
+pub mod locale;
 pub mod numeric;
 pub mod personal;
 pub mod values;
@@ -39,6 +40,7 @@ use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, Error, Result, See
 
 pub use categorical::CategoricalState;
 pub use generated::{FakeState, FreeTextState, IdentifierState};
+pub use locale::Locale;
 pub use numeric::NumericState;
 pub use personal::FakeDetails;
 
@@ -54,11 +56,14 @@ pub struct FitSettings {
     /// value seen at least once is kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep_rare: Vec<String>,
+    /// The locale of fake names and of the emails made from them (absent: English).
+    #[serde(default, skip_serializing_if = "Locale::is_english")]
+    pub locale: Locale,
 }
 
 impl Default for FitSettings {
     fn default() -> Self {
-        FitSettings { min_category_count: 5, max_cdf_points: 1000, keep_rare: Vec::new() }
+        FitSettings { min_category_count: 5, max_cdf_points: 1000, keep_rare: Vec::new(), locale: Locale::English }
     }
 }
 
@@ -129,9 +134,13 @@ impl TransformState {
             ColumnKind::Text => {
                 TransformState::FreeText(FreeTextState::fit(column, settings.min_category_count, warnings))
             }
-            ColumnKind::Pii { kind } => {
-                TransformState::Fake(FakeState::fit(column, *kind, settings.min_category_count, warnings))
-            }
+            ColumnKind::Pii { kind } => TransformState::Fake(FakeState::fit(
+                column,
+                *kind,
+                settings.min_category_count,
+                settings.locale,
+                warnings,
+            )),
         })
     }
 

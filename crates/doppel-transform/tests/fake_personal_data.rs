@@ -347,3 +347,37 @@ fn states_from_older_model_files_still_read() {
     let json = serde_json::to_string(&state).expect("serialises");
     assert!(json.contains(r#""details":{"type":"digits""#), "{json}");
 }
+
+#[test]
+fn names_and_emails_follow_the_locale() {
+    use doppel_transform::Locale;
+    let mut rng = stream_rng(8, 1);
+    let names = text_column("customer", &mut rng, |rng| format!("Person {}", rng.random_range(0..1000)));
+    let emails = text_column("email", &mut rng, |rng| format!("p{}@corp.example", rng.random_range(0..1000)));
+    for locale in [Locale::English, Locale::GermanGermany, Locale::JapaneseJapan] {
+        let settings = FitSettings { locale, ..FitSettings::default() };
+        let fitted = |column: &Column, kind: PiiKind| {
+            let meta = ColumnMeta { name: column.name.clone(), kind: ColumnKind::Pii { kind } };
+            TransformState::fit(column, &meta, &settings, &mut Vec::new()).expect("fits")
+        };
+        let person = fitted(&names, PiiKind::PersonName);
+        let json = serde_json::to_string(&person).expect("serialises");
+        assert_eq!(json.contains(&format!("\"locale\":\"{locale}\"")), locale != Locale::English, "{json}");
+        let generated = texts(&person.generate(0, SAMPLED, &mut stream_rng(1, 2)));
+        let (firsts, lasts) = (locale.first_names(), locale.last_names());
+        let distinct: HashSet<&String> = generated.iter().collect();
+        assert!(distinct.len() > SAMPLED / 4, "{locale}: only {} distinct names", distinct.len());
+        for name in &generated {
+            let parts: Vec<&str> = name.split(' ').collect();
+            let (first, last) = match locale {
+                Locale::JapaneseJapan => (parts[1], parts[0]), // family name first
+                _ => (parts[0], *parts.last().expect("a part")),
+            };
+            assert!(firsts.contains(&first) && lasts.contains(&last), "{locale}: `{name}`");
+        }
+        let mail = fitted(&emails, PiiKind::Email);
+        for email in texts(&mail.generate(0, SAMPLED, &mut stream_rng(1, 3))) {
+            assert!(email.is_ascii() && pii::is_email(&email), "{locale}: `{email}`");
+        }
+    }
+}

@@ -300,6 +300,21 @@ fn anonymize_replaces_personal_data_consistently_and_keeps_the_rest() {
     ]);
     assert!(run.code == 2 && run.stderr.contains("`DOPPEL_UNSET_VAR_X` is not set"), "{}", run.stderr);
     assert!(!std::path::Path::new(&path_in(&dir, "d.csv")).exists());
+
+    // Fake names in another locale, and an unknown locale refused before anything is written.
+    let german = path_in(&dir, "de.csv");
+    doppel_ok(&["anonymize", &data, "-o", &german, "--locale", "de_DE", "--quiet"]);
+    let table = read_table(german.as_ref(), &ReadOptions::default()).expect("reads");
+    let (firsts, lasts) =
+        (doppel_transform::Locale::GermanGermany.first_names(), doppel_transform::Locale::GermanGermany.last_names());
+    for row in 0..table.n_rows() {
+        let name = cell(&table, "full_name", row);
+        let (first, last) = name.split_once(' ').expect("first and last name");
+        assert!(firsts.contains(&first) && lasts.contains(&last), "`{name}` is not a de_DE name");
+    }
+    let run = crate::doppel(&["anonymize", &data, "-o", &path_in(&dir, "e.csv"), "--locale", "xx_YY"]);
+    assert!(run.code == 2 && run.stderr.contains("locale `xx_YY`: expected one of en, de_DE"), "{}", run.stderr);
+    assert!(!std::path::Path::new(&path_in(&dir, "e.csv")).exists());
 }
 
 /// The membership-inference attacks of `doppel evaluate` find nothing in the output of the
