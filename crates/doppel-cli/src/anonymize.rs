@@ -679,6 +679,13 @@ mod tests {
     fn free_text_detection_has_recall_and_precision_above_0_9_per_kind() {
         use rand::RngExt;
         let mut rng = stream_rng(2026, 11);
+        let in_fours = |text: &str, separator: &str| -> String {
+            text.as_bytes()
+                .chunks(4)
+                .map(|c| std::str::from_utf8(c).expect("ascii"))
+                .collect::<Vec<_>>()
+                .join(separator)
+        };
         let digits = |rng: &mut doppel_core::SeededRng, n: usize| -> String {
             (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
         };
@@ -728,18 +735,8 @@ mod tests {
                     let number = format!("{body}{}", pii::luhn_check_digit(&body));
                     match rng.random_range(0..3) {
                         0 => number,
-                        1 if length == 16 => number
-                            .as_bytes()
-                            .chunks(4)
-                            .map(|c| std::str::from_utf8(c).expect("ascii"))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                        _ if length == 16 => number
-                            .as_bytes()
-                            .chunks(4)
-                            .map(|c| std::str::from_utf8(c).expect("ascii"))
-                            .collect::<Vec<_>>()
-                            .join("-"),
+                        1 if length == 16 => in_fours(&number, " "),
+                        _ if length == 16 => in_fours(&number, "-"),
                         _ => number,
                     }
                 }
@@ -756,16 +753,7 @@ mod tests {
                         _ => ("FR", digits(rng, 23)),
                     };
                     let compact = format!("{country}{}{bban}", pii::iban_check_digits(country, &bban));
-                    if rng.random::<f64>() < 0.5 {
-                        compact
-                    } else {
-                        compact
-                            .as_bytes()
-                            .chunks(4)
-                            .map(|c| std::str::from_utf8(c).expect("ascii"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    }
+                    if rng.random::<f64>() < 0.5 { compact } else { in_fours(&compact, " ") }
                 }
                 "phone" => {
                     let (a, b, c) = (rng.random_range(201..990), rng.random_range(200..990), digits(rng, 4));

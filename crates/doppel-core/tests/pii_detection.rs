@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use rand::RngExt;
 
+use doppel_test::personal::{card, digits, in_fours};
+
 use doppel_core::{Column, ColumnData, ColumnKind, Metadata, PiiKind, SeededRng, Table, pii, stream_rng};
 
 const ROWS: usize = 300;
@@ -18,24 +20,12 @@ struct Case {
     truth: Option<PiiKind>,
 }
 
-fn digits(rng: &mut SeededRng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
-}
-
 fn ssn(rng: &mut SeededRng) -> (u32, u32, u32) {
     let mut area = rng.random_range(1..900u32);
     if area == 666 {
         area = 665;
     }
     (area, rng.random_range(1..100u32), rng.random_range(1..10_000u32))
-}
-
-fn card(rng: &mut SeededRng, prefix: &str, length: usize) -> String {
-    let mut number = prefix.to_string();
-    number.push_str(&digits(rng, length - prefix.len() - 1));
-    let check = pii::luhn_check_digit(&number);
-    number.push(check);
-    number
 }
 
 fn grouped(text: &str, sizes: &[usize], separator: char) -> String {
@@ -61,10 +51,6 @@ fn iban(rng: &mut SeededRng, country: &str, structure: &str) -> String {
         })
         .collect();
     format!("{country}{}{bban}", pii::iban_check_digits(country, &bban))
-}
-
-fn spaced_in_fours(text: &str) -> String {
-    text.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
 const STREETS: &[&str] = &["Main", "Quarry", "Old Mill", "Martin Luther King Jr", "Bay", "Washington", "1st", "Harbor"];
@@ -156,7 +142,7 @@ fn cases() -> Vec<Case> {
         }),
         // IBANs.
         text_case("x5", Some(Iban), rng, |r| iban(r, "DE", &"n".repeat(18))),
-        text_case("x6", Some(Iban), rng, |r| spaced_in_fours(&iban(r, "GB", "aaaannnnnnnnnnnnnn"))),
+        text_case("x6", Some(Iban), rng, |r| in_fours(&iban(r, "GB", "aaaannnnnnnnnnnnnn"), " ")),
         text_case("x7", Some(Iban), rng, |r| match r.random_range(0..4) {
             0 => iban(r, "FR", &"n".repeat(23)),
             1 => iban(r, "NL", "aaaannnnnnnnnn"),
@@ -164,7 +150,7 @@ fn cases() -> Vec<Case> {
             _ => iban(r, "BE", &"n".repeat(12)),
         }),
         text_case("x8", Some(Iban), rng, |r| iban(r, "IT", "annnnnnnnnnnnnnnnnnnnnn").to_lowercase()),
-        text_case("iban", Some(Iban), rng, |r| spaced_in_fours(&iban(r, "PL", &"n".repeat(24)))),
+        text_case("iban", Some(Iban), rng, |r| in_fours(&iban(r, "PL", &"n".repeat(24)), " ")),
         // IP addresses.
         text_case("x9", Some(IpAddress), rng, ipv4),
         text_case("x10", Some(IpAddress), rng, ipv6),

@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+pub mod personal;
+
 /// The two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs.
 pub fn ks(a: &[f64], b: &[f64]) -> f64 {
     let mut a = a.to_vec();

@@ -7,23 +7,13 @@ use std::net::IpAddr;
 
 use rand::RngExt;
 
+use doppel_test::personal::{card, digits, in_fours};
+
 use doppel_core::{Column, ColumnData, ColumnKind, ColumnMeta, PiiKind, SeededRng, pii, stream_rng, temporal};
 use doppel_transform::{FakeDetails, FakeState, FitSettings, TransformState};
 
 const ROWS: usize = 400;
 const SAMPLED: usize = 3000;
-
-fn digits(rng: &mut SeededRng, n: usize) -> String {
-    (0..n).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
-}
-
-fn card(rng: &mut SeededRng, prefix: &str, length: usize) -> String {
-    let mut number = prefix.to_string();
-    number.push_str(&digits(rng, length - prefix.len() - 1));
-    let check = pii::luhn_check_digit(&number);
-    number.push(check);
-    number
-}
 
 fn ssn(rng: &mut SeededRng) -> String {
     format!(
@@ -37,10 +27,6 @@ fn ssn(rng: &mut SeededRng) -> String {
 fn iban(rng: &mut SeededRng, country: &str, bban_length: usize) -> String {
     let bban = digits(rng, bban_length);
     format!("{country}{}{bban}", pii::iban_check_digits(country, &bban))
-}
-
-fn spaced_in_fours(text: &str) -> String {
-    text.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
 fn text_column(name: &str, rng: &mut SeededRng, value: impl Fn(&mut SeededRng) -> String) -> Column {
@@ -98,7 +84,7 @@ fn card_numbers_are_luhn_valid_in_the_source_layout() {
         (
             text_column("spaced", rng, |r| {
                 let prefix = ["51", "55", "4"][r.random_range(0..3)];
-                spaced_in_fours(&card(r, prefix, 16))
+                in_fours(&card(r, prefix, 16), " ")
             }),
             "#### #### #### ####",
         ),
@@ -186,7 +172,7 @@ fn ibans_have_valid_check_digits_and_the_common_country() {
     }
     // Mostly French, in groups of four: French IBANs in groups of four.
     let french = text_column("french", rng, |r| {
-        if r.random::<f64>() < 0.8 { spaced_in_fours(&iban(r, "FR", 23)) } else { spaced_in_fours(&iban(r, "BE", 12)) }
+        if r.random::<f64>() < 0.8 { in_fours(&iban(r, "FR", 23), " ") } else { in_fours(&iban(r, "BE", 12), " ") }
     });
     let (_, generated) = generate_checked(&french, PiiKind::Iban);
     for value in texts(&generated) {
