@@ -315,6 +315,49 @@ struct PrivacyView {
     rows_synthetic: usize,
     rows_holdout: usize,
     has_holdout: bool,
+    /// The differential-privacy guarantee the manifest beside the synthetic data states.
+    guarantee: Option<GuaranteeView>,
+}
+
+/// The `privacy` section of a provenance manifest (models of `--engine dp`), in words.
+#[derive(Serialize)]
+struct GuaranteeView {
+    guarantee: String,
+    secure: bool,
+    epsilon: String,
+    delta: String,
+    epsilon_spent: String,
+    delta_spent: String,
+    measurements: String,
+    public: Vec<String>,
+}
+
+fn guarantee(e: &Evaluation) -> Option<GuaranteeView> {
+    let privacy = e.provenance.as_ref()?.get("privacy")?;
+    let number = |key: &str| {
+        privacy.get(key).and_then(serde_json::Value::as_f64).map_or_else(|| "n/a".to_string(), |x| format!("{x:.3e}"))
+    };
+    let plain = |key: &str| {
+        privacy.get(key).and_then(serde_json::Value::as_f64).map_or_else(|| "n/a".to_string(), |x| format!("{x}"))
+    };
+    let guarantee = privacy.get("guarantee").and_then(serde_json::Value::as_str)?.to_string();
+    Some(GuaranteeView {
+        secure: guarantee.contains("differential privacy"),
+        guarantee,
+        epsilon: plain("epsilon"),
+        delta: number("delta"),
+        epsilon_spent: plain("epsilon_spent"),
+        delta_spent: number("delta_spent"),
+        measurements: privacy
+            .get("measurements")
+            .and_then(serde_json::Value::as_u64)
+            .map_or_else(|| "n/a".into(), |m| m.to_string()),
+        public: privacy
+            .get("public")
+            .and_then(serde_json::Value::as_array)
+            .map(|items| items.iter().filter_map(|i| i.as_str().map(String::from)).collect())
+            .unwrap_or_default(),
+    })
 }
 
 #[derive(Serialize)]
@@ -753,6 +796,7 @@ fn privacy(e: &Evaluation) -> PrivacyView {
         rows_synthetic: p.rows_used.synthetic,
         rows_holdout: p.rows_used.holdout,
         has_holdout: e.inputs.holdout.is_some(),
+        guarantee: guarantee(e),
     }
 }
 

@@ -176,6 +176,35 @@ fn the_report_shows_the_scores_and_loads_nothing() {
 }
 
 #[test]
+fn a_differential_privacy_guarantee_in_the_manifest_is_explained() {
+    let mut evaluation = cps_evaluation().clone();
+    let page = html::render(&evaluation).expect("the report renders");
+    assert!(!page.contains("<h3>Differential privacy</h3>"), "no manifest privacy section, no guarantee");
+    let privacy = |guarantee: &str| {
+        serde_json::json!({ "engine": "dp", "privacy": {
+            "guarantee": guarantee, "epsilon": 1.0, "delta": 1e-9, "epsilon_spent": 0.99, "delta_spent": 1e-9,
+            "rho": 0.01, "rho_spent": 0.01, "measurements": 31,
+            "public": ["the metadata: column names, types and formats"] } })
+    };
+    evaluation.provenance = Some(privacy("(1, 0.000000001)-differential privacy"));
+    let page = html::render(&evaluation).expect("the report renders");
+    for needle in [
+        "<h3>Differential privacy</h3>",
+        "<strong>(1, 0.000000001)-differential privacy</strong>",
+        "e<sup>1</sup>",
+        "1 / 0.99",
+        "1.000e-9 / 1.000e-9",
+        ">31<",
+        "Treated as public, as every differentially private generator does: the metadata: column names, types and formats.",
+    ] {
+        assert!(page.contains(needle), "the page lacks `{needle}`");
+    }
+    evaluation.provenance = Some(privacy("none: the noise came from a test seed recorded in the model"));
+    let page = html::render(&evaluation).expect("the report renders");
+    assert!(page.contains("has <strong>no</strong> differential-privacy guarantee"));
+}
+
+#[test]
 fn labels_with_markup_are_escaped() {
     let evaluation = hostile_evaluation();
     let page = html::render(&evaluation).expect("the report renders");
