@@ -337,8 +337,15 @@ fn guarantee(e: &Evaluation) -> Option<GuaranteeView> {
     let number = |key: &str| {
         privacy.get(key).and_then(serde_json::Value::as_f64).map_or_else(|| "n/a".to_string(), |x| format!("{x:.3e}"))
     };
+    // Four decimals at most: ε spent is a sum of floating-point shares (0.9999999999999999).
     let plain = |key: &str| {
-        privacy.get(key).and_then(serde_json::Value::as_f64).map_or_else(|| "n/a".to_string(), |x| format!("{x}"))
+        privacy.get(key).and_then(serde_json::Value::as_f64).map_or_else(
+            || "n/a".to_string(),
+            |x| {
+                let text = format!("{x:.4}");
+                text.trim_end_matches('0').trim_end_matches('.').to_string()
+            },
+        )
     };
     let guarantee = privacy.get("guarantee").and_then(serde_json::Value::as_str)?.to_string();
     Some(GuaranteeView {

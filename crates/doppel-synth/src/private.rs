@@ -1021,7 +1021,6 @@ impl PrivateMarginals {
             public: vec![
                 "the metadata: column names, types and formats".into(),
                 "the layouts of generated columns (identifier, free-text and personal-data columns), which are replaced by fresh values".into(),
-                "the number of rows is not released; every count carries noise".into(),
             ],
             entries: noise.ledger,
         };
