@@ -50,7 +50,6 @@
 use std::collections::HashMap;
 
 use rand::{RngExt, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use doppel_core::{ColumnKind, Error, Metadata, NumberFormat, Result, SeededRng, Storage, Table, Warning};
@@ -61,6 +60,7 @@ use doppel_transform::{CategoricalState, FitSettings, TransformState};
 
 use crate::{FitContext, FitStage, decode_scores};
 
+mod discrete;
 mod joint;
 pub use joint::{Factor, Joint};
 
@@ -126,7 +126,7 @@ pub struct LedgerEntry {
     pub step: String,
     /// The columns it reads.
     pub columns: Vec<String>,
-    /// The mechanism: `gaussian`, `thresholded_gaussian` or `exponential`.
+    /// The mechanism: `discrete_gaussian`, `thresholded_discrete_gaussian` or `exponential`.
     pub mechanism: String,
     /// The noise scale: σ of the Gaussian, or the ε' of the exponential mechanism.
     pub noise: f64,
@@ -301,16 +301,18 @@ struct Noise {
 }
 
 impl Noise {
+    /// Noise for a count: the discrete Gaussian with variance parameter σ² (rounded up to a
+    /// multiple of 1/1024), sampled exactly.
     fn gaussian(&mut self, sigma: f64) -> f64 {
-        let z: f64 = StandardNormal.sample(&mut self.rng);
-        sigma * z
+        discrete::sample(&mut self.rng, sigma) as f64
     }
 
-    /// Adds N(0, σ²) to every count and records the measurement.
+    /// Adds discrete Gaussian noise of scale σ = √(1/2ρ) to every count and records the
+    /// measurement.
     fn measure(&mut self, step: &str, columns: &[&str], counts: &[f64], rho: f64) -> (Vec<f64>, f64) {
         let sigma = sigma_for(rho);
         let noisy = counts.iter().map(|c| c + self.gaussian(sigma)).collect();
-        self.record(step, columns, "gaussian", sigma, rho, 0.0);
+        self.record(step, columns, "discrete_gaussian", discrete::variance(sigma).sqrt(), rho, 0.0);
         (noisy, sigma)
     }
 
@@ -344,10 +346,15 @@ impl Noise {
     }
 }
 
-/// The threshold a noisy count (noise scale σ) must clear for its category to be released, so
-/// that a category held by one row is released with probability `delta`.
+/// The threshold a noisy count (discrete Gaussian noise of scale σ) must clear for its category
+/// to be released, so that a category held by one row is released with probability at most
+/// `delta`: 1 + the smallest k with P(noise ≥ k) ≤ δ.
 fn release_threshold(sigma: f64, delta: f64) -> f64 {
-    1.0 + sigma * crate::normal::inverse_cdf(1.0 - delta)
+    let mut k = ((sigma * crate::normal::inverse_cdf(1.0 - delta)).floor() as i64 - 2).max(0);
+    while discrete::upper_tail(sigma, k) > delta {
+        k += 1;
+    }
+    1.0 + k as f64
 }
 
 fn secure_seed() -> Result<[u8; 32]> {
@@ -643,7 +650,7 @@ impl PrivateMarginals {
                         .map(|&(label, count)| (label, count + noise.gaussian(sigma)))
                         .filter(|&(_, noisy)| noisy >= threshold)
                         .collect();
-                    noise.record("domain", &[name], "thresholded_gaussian", sigma, rho_pre, delta_column);
+                    noise.record("domain", &[name], "thresholded_discrete_gaussian", sigma, rho_pre, delta_column);
                     rho_spent += rho_pre;
                     released.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
                     let index: HashMap<&str, u32> =
@@ -1078,7 +1085,7 @@ fn prepare_numeric(
     let last = noisy.iter().rposition(|&c| c >= threshold);
     let (Some(first), Some(last)) = (first, last) else {
         // The second measurement is still charged, so that the ledger does not depend on the data.
-        noise.record("marginal", &[name], "gaussian", sigma_for(rho), rho, 0.0);
+        noise.record("marginal", &[name], "discrete_gaussian", sigma_for(rho), rho, 0.0);
         context.warnings.push(Warning::column(
             name,
             format!("too few values to measure under ε = {}: the column is generated empty", privacy.epsilon),
@@ -1092,7 +1099,7 @@ fn prepare_numeric(
     let n_cells = ((present / (4.0 * sigma_fine)) as usize).clamp(8, 512);
     let cells = fine_cells(&buckets, n_cells, unit_of(kind));
     if cells.is_empty() {
-        noise.record("marginal", &[name], "gaussian", sigma_fine, rho, 0.0);
+        noise.record("marginal", &[name], "discrete_gaussian", sigma_fine, rho, 0.0);
         context
             .warnings
             .push(Warning::column(name, "no value fits the column's measured range: the column is generated empty"));
@@ -1299,11 +1306,15 @@ mod tests {
         let variance = noisy.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (nf - 1.0);
         let within_one = noisy.iter().filter(|x| (*x - 100.0).abs() <= sigma).count() as f64 / nf;
         let within_two = noisy.iter().filter(|x| (*x - 100.0).abs() <= 2.0 * sigma).count() as f64 / nf;
+        // The noise is whole numbers: P(|X| ≤ kσ) of the discrete Gaussian.
+        let inside = |k: f64| 1.0 - 2.0 * discrete::upper_tail(sigma, (k * sigma).floor() as i64 + 1);
+        let (one, two) = (inside(1.0), inside(2.0));
+        assert!(noisy.iter().all(|x| x.fract() == 0.0), "whole-number noise");
         // Each bound is four standard errors wide.
         assert!((mean - 100.0).abs() < 4.0 * sigma / nf.sqrt(), "mean {mean}");
         assert!((variance / (sigma * sigma) - 1.0).abs() < 4.0 * (2.0 / nf).sqrt(), "variance {variance}");
-        assert!((within_one - 0.6827).abs() < 4.0 * (0.6827 * 0.3173 / nf).sqrt(), "within 1σ {within_one}");
-        assert!((within_two - 0.9545).abs() < 4.0 * (0.9545 * 0.0455 / nf).sqrt(), "within 2σ {within_two}");
+        assert!((within_one - one).abs() < 4.0 * (one * (1.0 - one) / nf).sqrt(), "within 1σ {within_one} vs {one}");
+        assert!((within_two - two).abs() < 4.0 * (two * (1.0 - two) / nf).sqrt(), "within 2σ {within_two} vs {two}");
         assert_eq!(noise.ledger.len(), 1);
         assert_eq!(noise.ledger[0].rho, rho);
     }
@@ -1315,7 +1326,14 @@ mod tests {
         let threshold = release_threshold(sigma, delta);
         let n = 200_000;
         let released = (0..n).filter(|_| 1.0 + noise.gaussian(sigma) >= threshold).count() as f64 / n as f64;
-        assert!((released - delta).abs() < 4.0 * (delta * (1.0 - delta) / n as f64).sqrt(), "released {released}");
+        // The exact release probability is at most δ, and the first whole-number threshold that
+        // keeps it so.
+        let exact = discrete::upper_tail(sigma, threshold as i64 - 1);
+        assert!(exact <= delta && discrete::upper_tail(sigma, threshold as i64 - 2) > delta, "{exact}");
+        assert!(
+            (released - exact).abs() < 4.0 * (exact * (1.0 - exact) / n as f64).sqrt(),
+            "released {released} vs {exact}"
+        );
         // A category of 5σ above the threshold is almost always released.
         let common = (0..1000).filter(|_| threshold + 5.0 * sigma + noise.gaussian(sigma) >= threshold).count();
         assert!(common >= 999);

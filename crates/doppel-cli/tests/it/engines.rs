@@ -70,7 +70,7 @@ fn the_dp_engine_records_its_guarantee_and_refuses_bad_budgets() {
     let rows = m["training_data"]["rows"].as_u64().expect("rows");
     assert!(rows.abs_diff(5634) < 400, "noisy row count {rows}");
     let text = std::fs::read_to_string(&model).expect("model");
-    assert!(text.contains("\"ledger\"") && text.contains("\"thresholded_gaussian\""));
+    assert!(text.contains("\"ledger\"") && text.contains("\"thresholded_discrete_gaussian\""));
     // `inspect` of the output is a table like the training data's.
     let rows = std::fs::read_to_string(&out).expect("output").lines().count();
     assert_eq!(rows, 3001);
