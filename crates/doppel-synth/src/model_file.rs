@@ -25,8 +25,10 @@ use crate::{Engine, FitContext, FitProgress};
 
 /// The format tag of model files.
 pub const MODEL_FORMAT: &str = "doppel.model";
-/// The model-file version this build writes (and the newest it reads).
-pub const MODEL_FORMAT_VERSION: u32 = 1;
+/// The newest model-file version this build reads. It writes version 1 unless the model needs 2:
+/// a `dp` model with a joint distribution (`model.joint`), which a doppel that reads only version
+/// 1 would otherwise sample column by column without a word.
+pub const MODEL_FORMAT_VERSION: u32 = 2;
 
 /// A fitted engine. Serialised with a `type` tag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,10 +239,18 @@ impl ModelFile {
         }
     }
 
+    /// The oldest format that holds this model (see [`MODEL_FORMAT_VERSION`]).
+    pub fn format_version(&self) -> u32 {
+        match &self.model {
+            EngineModel::PrivateMarginals(dp) if dp.joint.is_some() => 2,
+            _ => 1,
+        }
+    }
+
     fn payload(&self) -> Payload {
         Payload {
             format: MODEL_FORMAT.to_string(),
-            format_version: MODEL_FORMAT_VERSION,
+            format_version: self.format_version(),
             doppel_version: self.doppel_version.clone(),
             engine: self.engine(),
             metadata: self.metadata.clone(),

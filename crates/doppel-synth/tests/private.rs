@@ -133,6 +133,10 @@ fn unique_values_stay_out_and_relations_survive(extra: usize) {
     assert!(!json.contains("Lonelyville"), "a category held by one row was released");
     let EngineModel::PrivateMarginals(dp) = &model.model else { panic!("a dp model") };
     assert_eq!(dp.joint.is_some(), extra == 0, "{extra} extra columns");
+    // A joint needs model format 2 (older readers would ignore it); the file reads back.
+    let json = model.to_json();
+    assert!(json.contains(&format!("\"format_version\":{}", if extra == 0 { 2 } else { 1 })), "{extra} extra columns");
+    assert_eq!(ModelFile::from_json(&json, "model").expect("reads back").model, model.model);
     let doppel_transform::TransformState::Numeric(income) = &dp.transforms[1] else { panic!("income is numeric") };
     assert!(income.cdf.max() < 200_000.0, "the outlier widened the range to {}", income.cdf.max());
     let synthetic = draw(&model, ROWS as u64);

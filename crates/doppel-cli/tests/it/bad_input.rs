@@ -175,10 +175,10 @@ fn bad_model_files() {
     );
     assert_fails(doppel(&["sample", &edited, "-n", "10", "-o", &out]), &["the checksum does not match"], &out);
     let newer =
-        write(&dir, "newer.doppel", text.replacen("\"format_version\":1", "\"format_version\":2", 1).as_bytes());
+        write(&dir, "newer.doppel", text.replacen("\"format_version\":1", "\"format_version\":3", 1).as_bytes());
     assert_fails(
         doppel(&["sample", &newer, "-n", "10", "-o", &out]),
-        &["model format 2", "reads formats up to 1", "upgrade doppel"],
+        &["model format 3", "reads formats up to 2", "upgrade doppel"],
         &out,
     );
     let garbage = write(&dir, "garbage.doppel", b"\x00\x01\x02 not a model");
