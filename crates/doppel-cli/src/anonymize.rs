@@ -390,13 +390,13 @@ impl Redactor {
                     "ip" => pii::is_ip_address(value),
                     _ => true,
                 };
-                if valid && !found.iter().any(|(_, r)| r.start < m.end() && m.start() < r.end) {
+                if valid && !found.iter().any(|(_, r)| overlaps(r, &m.range())) {
                     found.push((kind, m.range()));
                 }
             }
         }
         for range in if names { self.person_names(text) } else { Vec::new() } {
-            if !found.iter().any(|(_, r)| r.start < range.end && range.start < r.end) {
+            if !found.iter().any(|(_, r)| overlaps(r, &range)) {
                 found.push(("name", range));
             }
         }
@@ -423,7 +423,7 @@ impl Redactor {
             // A middle initial: `John F. Kennedy`.
             let last =
                 if next.len() == 1 && i + 2 < words.len() && gap(next, &words[i + 2]) == ". " { i + 2 } else { i + 1 };
-            if doppel_transform::locale::is_given_name(word) && gap(&words[i], &words[i + 1]) == " " {
+            if doppel_transform::locale::is_given_name(word) && gap(&words[i], next) == " " {
                 let family = &text[words[last].clone()];
                 let listed = family.split('-').all(doppel_transform::locale::is_family_name);
                 let plausible = !COMMON_WORD_NAMES.contains(&word)
@@ -446,7 +446,6 @@ impl Redactor {
         // Patterns first (a value of the table's own columns gets that column's fake), then the
         // values of the table's personal columns, then (in free text) other person names.
         let known = &self.known;
-        let overlaps = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| a.start < b.end && b.start < a.end;
         let mut spans = self.find(text, prose);
         if let Some(regex) = if prose { &self.in_prose } else { &self.in_categories } {
             for m in regex.find_iter(text) {
@@ -484,6 +483,11 @@ impl Redactor {
             .collect();
         (Column::new(column.name.clone(), ColumnData::Text(values)), cells)
     }
+}
+
+/// Whether two byte ranges share a byte.
+fn overlaps(a: &std::ops::Range<usize>, b: &std::ops::Range<usize>) -> bool {
+    a.start < b.end && b.start < a.end
 }
 
 /// Titles before a family name.
@@ -866,13 +870,13 @@ mod tests {
             let found = redactor.find(&text, true);
             for (kind, range) in &spans {
                 *planted_total.entry(kind).or_default() += 1;
-                if found.iter().any(|(k, r)| k == kind && r.start < range.end && range.start < r.end) {
+                if found.iter().any(|(k, r)| k == kind && overlaps(r, range)) {
                     *planted_found.entry(kind).or_default() += 1;
                 }
             }
             for (kind, range) in &found {
                 *detected.entry(kind).or_default() += 1;
-                if spans.iter().any(|(k, r)| k == kind && r.start < range.end && range.start < r.end) {
+                if spans.iter().any(|(k, r)| k == kind && overlaps(r, range)) {
                     *detected_right.entry(kind).or_default() += 1;
                 } else {
                     eprintln!("false {kind}: `{}` in `{text}`", &text[range.clone()]);
