@@ -16,7 +16,9 @@
 //! - `refusal`: a turn with a stock refusal ("I'm sorry, but I can't", "I cannot assist", ...);
 //! - `ai_meta`: a turn talking about being an AI or a language model;
 //! - `role_swap`: an agent gives the other agent's display name as its own ("I'm Dana", "my name
-//!   is Dana"), or writes a line for the other agent (`Dana:` at the start of a line);
+//!   is Dana"), writes a line for the other agent (`Dana:` at the start of a line), or speaks to
+//!   itself by its own name as the other agent would ("Thanks, Alex" from Alex; `Alex, ...` at
+//!   the start of a line; a sentence ending in ", Alex");
 //! - `repetition`: a turn nearly equal to an earlier one (same normalised text, or a word
 //!   Jaccard similarity above 0.8);
 //! - `low_judge_score`: the judge (when enabled) scored the dialogue below `judge.min_score`
@@ -32,7 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rand::RngExt;
 
-use crate::spec::ChatSpec;
+use crate::spec::{ChatSpec, JUDGE_ANSWERS, JudgeMethod};
 use crate::template;
 use crate::{
     ChatBackend, ChatRequest, ChatSession, DialogueMetadata, DialogueRecord, Error, Message, Result, Role,
@@ -126,6 +128,12 @@ struct Tally {
 }
 
 impl Tally {
+    fn add(&mut self, requests: u64, prompt_tokens: u64, completion_tokens: u64) {
+        self.requests += requests;
+        self.prompt_tokens += prompt_tokens;
+        self.completion_tokens += completion_tokens;
+    }
+
     fn call(&mut self, session: &mut dyn ChatSession, request: &ChatRequest) -> Result<String> {
         let response = session.complete(request)?;
         self.requests += 1;
@@ -158,32 +166,22 @@ pub fn generate_dialogue(spec: &ChatSpec, backend: &dyn ChatBackend, seed: u64, 
         let turns = converse(spec, backend, &systems, opening.as_deref(), seed, index, attempt, &mut tally)
             .map_err(|e| prefixed(e, &format!("dialogue {index}")))?;
         reasons = filter(spec, &turns);
-        let mut judge_score = None;
+        let mut verdict = None;
         if reasons.is_empty() && spec.judge.enabled {
-            let transcript = transcript(spec, &turns);
-            let judged = template::context(spec, &draw.persona, scenario, Some(&transcript));
-            let prompt = template::render("judge.prompt", spec.judge_prompt(), &judged)?;
-            let request = ChatRequest {
-                messages: vec![Message::new(Role::User, prompt)],
-                sampling: SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens: 200 },
-                seed: Some(request_seed(seed, index, JUDGE_TURN, u64::from(attempt))),
-                stop: Vec::new(),
-            };
-            let verdict = tally
-                .call(backend.session().as_mut(), &request)
+            let judge_seed = request_seed(seed, index, JUDGE_TURN, u64::from(attempt));
+            let judged = judge(spec, backend, &draw, &turns, judge_seed)
                 .map_err(|e| prefixed(e, &format!("dialogue {index}, the judge")))?;
-            let parsed = parse_score(&verdict);
-            if parsed.is_none() {
+            tally.add(judged.requests, judged.prompt_tokens, judged.completion_tokens);
+            if judged.unparsable {
                 reasons.push("judge_unparsable".to_string());
             }
-            let score = parsed.unwrap_or(0.0);
-            judge_score = Some(score);
-            if score < spec.judge.min_score {
+            if judged.score < spec.judge.min_score {
                 reasons.push("low_judge_score".to_string());
             }
+            verdict = Some(judged);
         }
         if reasons.is_empty() {
-            let record = record(spec, &systems, &turns, &draw, seed, index, judge_score, attempt + 1, backend);
+            let record = record(spec, &systems, &turns, &draw, seed, index, verdict.as_ref(), attempt + 1, backend);
             return Ok(DialogueOutcome {
                 index,
                 record: Some(record),
@@ -340,8 +338,9 @@ pub fn filter(spec: &ChatSpec, turns: &[(usize, String)]) -> Vec<String> {
         if AI_META.iter().any(|r| lower.contains(r)) {
             reasons.insert("ai_meta");
         }
+        let own = &spec.agents[*speaker].display_name.to_lowercase();
         let other = &spec.agents[1 - speaker].display_name.to_lowercase();
-        if role_swap(&lower, other) {
+        if role_swap(&lower, other) || addresses_itself(&lower, own) {
             reasons.insert("role_swap");
         }
         let normalised = normalise(text);
@@ -375,6 +374,52 @@ fn role_swap(lower: &str, other: &str) -> bool {
     claims || speaks_for
 }
 
+/// Words that open an address to someone by name ("thanks, Dana").
+const GREETINGS: &[&str] = &[
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank you",
+    "welcome",
+    "dear",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "nice to meet you",
+    "great to meet you",
+];
+
+/// Whether a (lower-cased) turn speaks to its own speaker by name, as the other agent would:
+/// `Dana, ...` at the start of a line, a greeting with the name (`hi Dana`, `thanks, Dana`), or
+/// `, Dana` closing a sentence. A model that does this has taken the other agent's part.
+fn addresses_itself(lower: &str, own: &str) -> bool {
+    if own.is_empty() {
+        return false;
+    }
+    let word_at = |at: usize, len: usize| {
+        let before_ok = at == 0 || !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric);
+        let after_ok = !lower[at + len..].chars().next().is_some_and(char::is_alphanumeric);
+        before_ok && after_ok
+    };
+    lower.match_indices(own).any(|(at, _)| {
+        if !word_at(at, own.len()) {
+            return false;
+        }
+        let before = lower[..at].trim_end_matches(' ');
+        let after = &lower[at + own.len()..];
+        let starts_line = before.is_empty() || before.ends_with('\n');
+        let vocative_start = starts_line && after.starts_with(',');
+        let greeted = GREETINGS.iter().any(|g| {
+            let before = before.trim_end_matches(',').trim_end_matches(' ');
+            before.ends_with(g) && word_at(before.len() - g.len(), g.len())
+        });
+        let closing = before.ends_with(',')
+            && (after.is_empty() || after.starts_with(['.', '!', '?', ',']) || after.starts_with('\n'));
+        vocative_start || greeted || closing
+    })
+}
+
 /// Lower-case words of letters and digits, separated by single spaces.
 fn normalise(text: &str) -> String {
     let cleaned: String =
@@ -397,6 +442,115 @@ pub fn transcript(spec: &ChatSpec, turns: &[(usize, String)]) -> String {
         .map(|(speaker, text)| format!("{}: {}", spec.agents[*speaker].display_name, text))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What the judge made of one dialogue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The score in [0, 1] (0 when unparsable).
+    pub score: f64,
+    /// With `method = "questions"`: each question's probability of `Yes`, by name.
+    pub criteria: Option<BTreeMap<String, f64>>,
+    /// The judge's answer could not be read (a score with no number; a question answered with
+    /// neither `Yes` nor `No`, which then counts 0).
+    pub unparsable: bool,
+    /// Requests sent.
+    pub requests: u64,
+    /// Prompt tokens reported by the backend.
+    pub prompt_tokens: u64,
+    /// Completion tokens reported by the backend.
+    pub completion_tokens: u64,
+}
+
+/// Judges one finished dialogue (`turns` as `(speaker, text)`; `draw` its personas and
+/// scenario) as the spec's judge says, with `seed` for the backend's sampling.
+///
+/// With `method = "questions"` every question is asked in one session (a backend that keeps the
+/// conversation read so far, such as the embedded model, reads the dialogue once), as one user
+/// message: the dialogue as `Display name: text` lines, then the question, then "Answer with Yes
+/// or No."; its score is the probability of `Yes` against `No` (see [`ChatBackend::choose`]),
+/// and the dialogue's score their mean. With `method = "score"` the prompt is sent at
+/// temperature 0 and the score read from the reply (see [`parse_score`]).
+///
+/// # Errors
+///
+/// A template fails to render, or the backend fails.
+pub fn judge(
+    spec: &ChatSpec,
+    backend: &dyn ChatBackend,
+    draw: &Draw,
+    turns: &[(usize, String)],
+    seed: u64,
+) -> Result<Verdict> {
+    let scenario = &spec.scenarios[draw.scenario];
+    let transcript = transcript(spec, turns);
+    let judged = template::context(spec, &draw.persona, scenario, Some(&transcript));
+    let mut tally = Tally { requests: 0, prompt_tokens: 0, completion_tokens: 0 };
+    let mut session = backend.session();
+    match spec.judge_method() {
+        JudgeMethod::Score => {
+            let prompt = template::render("judge.prompt", spec.judge_prompt(), &judged)?;
+            let request = ChatRequest {
+                messages: vec![Message::new(Role::User, prompt)],
+                sampling: SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens: 200 },
+                seed: Some(seed),
+                stop: Vec::new(),
+            };
+            let parsed = parse_score(&tally.call(session.as_mut(), &request)?);
+            Ok(Verdict {
+                score: parsed.unwrap_or(0.0),
+                criteria: None,
+                unparsable: parsed.is_none(),
+                requests: tally.requests,
+                prompt_tokens: tally.prompt_tokens,
+                completion_tokens: tally.completion_tokens,
+            })
+        }
+        JudgeMethod::Questions => {
+            let answers: Vec<String> = JUDGE_ANSWERS.iter().map(|a| a.to_string()).collect();
+            let mut criteria = BTreeMap::new();
+            let mut unparsable = false;
+            for (name, question) in spec.judge_questions() {
+                let question = template::render(&format!("judge.questions.{name}"), &question, &judged)?;
+                let request = ChatRequest {
+                    messages: vec![Message::new(Role::User, question_prompt(spec, &transcript, &question))],
+                    sampling: SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens: 1 },
+                    seed: Some(seed),
+                    stop: Vec::new(),
+                };
+                let choice = session.choose(&request, &answers)?;
+                tally.add(1, choice.prompt_tokens.unwrap_or(0), choice.completion_tokens.unwrap_or(0));
+                let yes = match choice.probabilities {
+                    Some(p) => p[0],
+                    None => {
+                        unparsable = true;
+                        0.0
+                    }
+                };
+                criteria.insert(name, yes);
+            }
+            let score = criteria.values().sum::<f64>() / criteria.len().max(1) as f64;
+            Ok(Verdict {
+                score,
+                criteria: Some(criteria),
+                unparsable,
+                requests: tally.requests,
+                prompt_tokens: tally.prompt_tokens,
+                completion_tokens: tally.completion_tokens,
+            })
+        }
+    }
+}
+
+/// One judge question about a dialogue: the agents, the dialogue, the question, and how to
+/// answer. The dialogue comes first so that the questions share their beginning.
+pub fn question_prompt(spec: &ChatSpec, transcript: &str, question: &str) -> String {
+    let [first, second] = [&spec.agents[0], &spec.agents[1]];
+    format!(
+        "Read this conversation between {} ({}) and {} ({}).\n\n{transcript}\n\nQuestion: {question}\n\
+         Answer with {} or {}.",
+        first.display_name, first.role, second.display_name, second.role, JUDGE_ANSWERS[0], JUDGE_ANSWERS[1]
+    )
 }
 
 /// Reads the judge's verdict: JSON with a `score`, or the first number in the text. Scores on a
@@ -438,7 +592,7 @@ fn record(
     draw: &Draw,
     seed: u64,
     index: u64,
-    judge_score: Option<f64>,
+    verdict: Option<&Verdict>,
     attempts: u32,
     backend: &dyn ChatBackend,
 ) -> DialogueRecord {
@@ -461,7 +615,8 @@ fn record(
         backend: backend.info(),
         sampling: spec.sampling.clone(),
         turns: messages.len() - 1,
-        judge_score,
+        judge_score: verdict.map(|v| v.score),
+        judge_criteria: verdict.and_then(|v| v.criteria.clone()),
         attempts,
         spec_fingerprint: spec.fingerprint.clone(),
         provenance: "synthetic".to_string(),

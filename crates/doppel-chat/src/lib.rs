@@ -146,6 +146,9 @@ pub struct DialogueMetadata {
     pub turns: usize,
     /// The judge's score in [0, 1], when a judge ran.
     pub judge_score: Option<f64>,
+    /// The judge's score of each question (`method = "questions"`), by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_criteria: Option<BTreeMap<String, f64>>,
     /// How many attempts the dialogue took (filters and a low judge score cause retries).
     pub attempts: u32,
     /// The SHA-256 of the spec file's text.

@@ -36,9 +36,9 @@ pub use html::render_html;
 pub use mix::{MixCounts, mix, mix_counts};
 pub use read::{minimal_metadata, parse_records, read_records, spoken_turns};
 pub use report::{
-    Bin, ChatReport, DistinctN, Distribution, Diversity, NearDuplicatePair, NearDuplicates, PersonaAttribute,
-    REPORT_FORMAT, REPORT_FORMAT_VERSION, ReferenceComparison, ReportOptions, ScenarioCoverage, ScenarioShare,
-    ValueShare, distinct_n, ks_statistic, scenario_coverage,
+    Bin, ChatReport, DistinctN, Distribution, Diversity, JudgeQuestion, NearDuplicatePair, NearDuplicates,
+    PersonaAttribute, REPORT_FORMAT, REPORT_FORMAT_VERSION, ReferenceComparison, ReportOptions, ScenarioCoverage,
+    ScenarioShare, ValueShare, distinct_n, ks_statistic, scenario_coverage,
 };
 
 use crate::DialogueRecord;

@@ -49,9 +49,13 @@
 //!
 //! [judge]
 //! enabled = false
+//! method = "questions"            # yes/no questions (default), or "score": one prompt, a number back
 //! min_score = 0.6                 # dialogues scored lower are retried
 //! max_attempts = 3                # attempts per dialogue (filters also retry), default 3
-//! prompt = "Rate this coaching dialogue ... {{ transcript }}"   # default: a generic prompt
+//! # method = "questions": the score is the mean probability of "Yes" over the questions
+//! # (default: on topic, each agent in role, no AI talk, coherent)
+//! questions = { on_topic = "Is the conversation about {{ scenario.description }}?" }
+//! # method = "score": prompt = "Rate this coaching dialogue ... {{ transcript }}"
 //!
 //! [output]
 //! format = "openai"               # or "sharegpt"
@@ -212,22 +216,41 @@ fn default_max_chars() -> usize {
     4000
 }
 
-/// The judge: a model call that scores each finished dialogue.
+/// The judge: a model that scores each finished dialogue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JudgeSpec {
     /// Whether dialogues are judged.
     #[serde(default)]
     pub enabled: bool,
+    /// How the judge scores: `questions` (default unless `prompt` is given) or `score`.
+    #[serde(default)]
+    pub method: Option<JudgeMethod>,
     /// Dialogues scored below this are retried (then dropped).
     #[serde(default = "default_min_score")]
     pub min_score: f64,
     /// Attempts per dialogue; a filtered or low-scored attempt is retried with a new seed.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// The judge's prompt (a template that also sees `transcript`).
+    /// With `method = "score"`: the judge's prompt (a template that also sees `transcript`).
     #[serde(default)]
     pub prompt: Option<String>,
+    /// With `method = "questions"`: yes/no questions by name (templates); the default asks
+    /// whether the dialogue is on topic, whether each agent keeps its role, whether both talk
+    /// as people (no AI talk) and whether the turns follow on from each other.
+    #[serde(default)]
+    pub questions: Option<BTreeMap<String, String>>,
+}
+
+/// How the judge scores a dialogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JudgeMethod {
+    /// Yes/no questions, each scored by the probability the model gives `Yes` as its answer's
+    /// first word (read from its next-token distribution); the score is their mean.
+    Questions,
+    /// One prompt whose reply holds a score (JSON `{"score": ...}` or a number).
+    Score,
 }
 
 fn default_min_score() -> f64 {
@@ -239,9 +262,19 @@ fn default_max_attempts() -> u32 {
 
 impl Default for JudgeSpec {
     fn default() -> Self {
-        JudgeSpec { enabled: false, min_score: default_min_score(), max_attempts: default_max_attempts(), prompt: None }
+        JudgeSpec {
+            enabled: false,
+            method: None,
+            min_score: default_min_score(),
+            max_attempts: default_max_attempts(),
+            prompt: None,
+            questions: None,
+        }
     }
 }
+
+/// The words a judge question's answer is read from: the first means the criterion is met.
+pub const JUDGE_ANSWERS: [&str; 2] = ["Yes", "No"];
 
 /// The record format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,9 +346,49 @@ impl ChatSpec {
         self.judge.max_attempts.max(1)
     }
 
-    /// The judge's prompt template.
+    /// The judge's prompt template (`method = "score"`).
     pub fn judge_prompt(&self) -> &str {
         self.judge.prompt.as_deref().unwrap_or(DEFAULT_JUDGE_PROMPT)
+    }
+
+    /// How the judge scores: as set, else `score` when a prompt is given, else `questions`.
+    pub fn judge_method(&self) -> JudgeMethod {
+        match (self.judge.method, &self.judge.prompt) {
+            (Some(method), _) => method,
+            (None, Some(_)) => JudgeMethod::Score,
+            (None, None) => JudgeMethod::Questions,
+        }
+    }
+
+    /// The judge's questions by name (templates; `method = "questions"`): as given, else the
+    /// default ones for this spec's agents.
+    pub fn judge_questions(&self) -> BTreeMap<String, String> {
+        if let Some(questions) = &self.judge.questions {
+            return questions.clone();
+        }
+        let mut questions = BTreeMap::new();
+        questions.insert(
+            "on_topic".to_string(),
+            "Is the conversation about this topic: {{ scenario.description }}?".to_string(),
+        );
+        for agent in &self.agents {
+            let n = &agent.name;
+            questions.insert(
+                format!("in_role_{n}"),
+                format!(
+                    "Does {{{{ {n}.display_name }}}} speak only as {{{{ {n}.role }}}} all through the \
+                     conversation, never taking the other speaker's part?"
+                ),
+            );
+        }
+        questions.insert(
+            "no_ai_talk".to_string(),
+            "Do both speakers talk as people all through, never mentioning AI, language models or chatbots?"
+                .to_string(),
+        );
+        questions
+            .insert("coherent".to_string(), "Does each turn answer or follow on from the turn before it?".to_string());
+        questions
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
@@ -429,6 +502,27 @@ impl ChatSpec {
         if j.max_attempts == 0 {
             return Err("judge.max_attempts: expected at least 1".into());
         }
+        match self.judge_method() {
+            JudgeMethod::Questions if j.prompt.is_some() => {
+                return Err("judge.prompt: a prompt is for `method = \"score\"`; with `method = \"questions\"` \
+                            give `questions` instead"
+                    .into());
+            }
+            JudgeMethod::Score if j.questions.is_some() => {
+                return Err("judge.questions: questions are for `method = \"questions\"`, not `score`".into());
+            }
+            _ => {}
+        }
+        if let Some(questions) = &j.questions {
+            if questions.is_empty() {
+                return Err(
+                    "judge.questions: give at least one question, or leave the table out for the default ones".into()
+                );
+            }
+            if let Some((name, _)) = questions.iter().find(|(_, q)| q.trim().is_empty()) {
+                return Err(format!("judge.questions.{name}: must not be empty"));
+            }
+        }
         self.check_templates().map_err(|e| e.to_string())
     }
 
@@ -449,7 +543,16 @@ impl ChatSpec {
                 crate::template::render("conversation.opening", opening, &context)?;
             }
             let judged = crate::template::context(self, &persona, scenario, Some("Dana: Hello.\nAlex: Hi."));
-            crate::template::render("judge.prompt", self.judge_prompt(), &judged)?;
+            match self.judge_method() {
+                JudgeMethod::Score => {
+                    crate::template::render("judge.prompt", self.judge_prompt(), &judged)?;
+                }
+                JudgeMethod::Questions => {
+                    for (name, question) in self.judge_questions() {
+                        crate::template::render(&format!("judge.questions.{name}"), &question, &judged)?;
+                    }
+                }
+            }
         }
         Ok(())
     }

@@ -4,8 +4,9 @@ mod common;
 
 use std::sync::Mutex;
 
-use doppel_chat::backend::MockBackend;
+use doppel_chat::backend::{Choice, MockBackend};
 use doppel_chat::dialogue::{draw, filter, generate_dialogue, parse_score};
+use doppel_chat::spec::JudgeMethod;
 use doppel_chat::{BackendInfo, ChatBackend, ChatRequest, ChatResponse, Result, Role};
 
 #[test]
@@ -72,6 +73,12 @@ fn filters_name_their_reasons() {
     check(&["Hello, I need help.", "As an AI language model I have no views."], "ai_meta");
     check(&["Hi, I'm Dana and I need help.", "Sure, tell me more."], "role_swap");
     check(&["Hello there.", "Hi! Tell me more.\nAlex: I lead a team of five."], "role_swap");
+    // Speaking to oneself by name, as the other agent would (seen with SmolLM2-135M).
+    check(&["Hello there.", "Dana, welcome to a life of work. What's on your mind?"], "role_swap");
+    check(&["Hello there.", "Hey Dana,\n\nYou're welcome! I'm glad I could help."], "role_swap");
+    check(&["Hello there.", "You've chosen the right one, Dana! Tell me more."], "role_swap");
+    check(&["Thanks, Alex. Tell me about your team.", "Sure."], "role_swap");
+    check(&["Hello there.", "I see.\nDana, that is a good point."], "role_swap");
     check(&["I lead a team of five engineers.", "Tell me more.", "I lead a team of five engineers!"], "repetition");
     check(
         &[
@@ -83,6 +90,17 @@ fn filters_name_their_reasons() {
     );
     // The candidate saying the coach's name is fine; so is a name that only starts the same way.
     assert!(filter(&spec, &turns(&["Hi Dana, I'm Alex.", "Hi Alex, I'm Danaë's colleague."])).is_empty());
+    // Saying one's own name in other ways is fine too.
+    assert!(
+        filter(
+            &spec,
+            &turns(&[
+                "Dana, I need help. I'm Alex, by the way.",
+                "Alex, I'm Dana, your coach. Dana's way is to listen."
+            ])
+        )
+        .is_empty()
+    );
 }
 
 #[test]
@@ -121,7 +139,7 @@ impl ChatBackend for Scripted {
 
 #[test]
 fn the_judge_keeps_or_drops() {
-    let spec = common::spec_with("[judge]\nenabled = true\nmin_score = 0.6\nmax_attempts = 2\n");
+    let spec = common::spec_with("[judge]\nenabled = true\nmethod = \"score\"\nmin_score = 0.6\nmax_attempts = 2\n");
     let good = Scripted { verdict: r#"{"score": 0.9, "reason": "natural"}"#.into(), calls: Mutex::new(0) };
     let outcome = generate_dialogue(&spec, &good, 3, 0).expect("generates");
     let record = outcome.record.expect("kept");
@@ -133,6 +151,79 @@ fn the_judge_keeps_or_drops() {
     assert!(outcome.record.is_none());
     assert_eq!(outcome.attempts, 2);
     assert_eq!(outcome.reasons, vec!["judge_unparsable".to_string(), "low_judge_score".to_string()]);
+}
+
+/// A backend that talks like `Scripted` and answers judge questions: `No` (p = 0.9) to the
+/// question whose text contains `doubt`, `Yes` (p = 0.8) to the others; it records the questions.
+struct Questioned {
+    doubt: &'static str,
+    asked: Mutex<Vec<String>>,
+}
+
+impl ChatBackend for Questioned {
+    fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        let n = request.messages.len();
+        let content = format!("Message {n} with seed {} says something new.", request.seed.unwrap_or(0) % 1000);
+        Ok(ChatResponse { content, prompt_tokens: Some(10), completion_tokens: Some(5), finish_reason: None })
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo { kind: "mock".into(), model: "questioned".into(), base_url: None }
+    }
+
+    fn choose(&self, request: &ChatRequest, options: &[String]) -> Result<Choice> {
+        assert_eq!(options, ["Yes".to_string(), "No".to_string()]);
+        let text = &request.messages[0].content;
+        self.asked.lock().expect("lock").push(text.clone());
+        let question = text.rsplit("Question: ").next().unwrap_or_default();
+        let yes = if question.contains(self.doubt) { 0.1 } else { 0.8 };
+        Ok(Choice { probabilities: Some(vec![yes, 1.0 - yes]), prompt_tokens: Some(40), completion_tokens: Some(0) })
+    }
+}
+
+#[test]
+fn the_question_judge_scores_each_question_and_keeps_or_drops() {
+    let spec = common::spec_with("[judge]\nenabled = true\nmin_score = 0.6\nmax_attempts = 2\n");
+    assert_eq!(spec.judge_method(), JudgeMethod::Questions);
+    // Default questions: on topic, each agent in role, no AI talk, coherent. Doubting the
+    // candidate's role: (0.8 * 4 + 0.1) / 5 = 0.66, kept.
+    let backend = Questioned { doubt: "Alex speak only as", asked: Mutex::new(Vec::new()) };
+    let outcome = generate_dialogue(&spec, &backend, 3, 0).expect("generates");
+    let record = outcome.record.expect("kept");
+    let criteria = record.metadata.judge_criteria.clone().expect("criteria");
+    let names: Vec<&str> = criteria.keys().map(String::as_str).collect();
+    assert_eq!(names, ["coherent", "in_role_candidate", "in_role_coach", "no_ai_talk", "on_topic"]);
+    assert!((criteria["in_role_candidate"] - 0.1).abs() < 1e-12);
+    assert!((record.metadata.judge_score.expect("score") - 0.66).abs() < 1e-12);
+    let asked = backend.asked.lock().expect("lock").clone();
+    assert_eq!(asked.len(), 5);
+    // Each question carries the dialogue first, then the question, then how to answer.
+    let transcript_start = asked[0].find("Alex: ").expect("the transcript");
+    for text in &asked {
+        assert!(text.starts_with("Read this conversation between Dana ("), "{text}");
+        assert!(text.ends_with("\nAnswer with Yes or No."), "{text}");
+        assert_eq!(
+            text[..text.find("Question: ").expect("question")],
+            asked[0][..asked[0].find("Question: ").expect("q")]
+        );
+    }
+    assert!(asked.iter().any(|t| t.contains("Question: Is the conversation about this topic: ")), "{asked:?}");
+    assert!(transcript_start > 0);
+    // The record's metadata keeps the scores through a write and a read.
+    let line = serde_json::to_string(&record).expect("json");
+    let back = doppel_chat::quality::parse_records(&line, "test").expect("read back");
+    assert_eq!(back[0].metadata.judge_criteria, record.metadata.judge_criteria);
+
+    // Doubting whether it is on topic and coherent: (0.8 * 3 + 0.1 * 2) / 5 = 0.52 < 0.6: dropped.
+    let spec = common::spec_with(
+        "[judge]\nenabled = true\nmin_score = 0.6\nmax_attempts = 2\n\
+         questions = { on_topic = \"Is it about {{ scenario.name }}? (doubt)\", fluent = \"Is it fluent?\" }\n",
+    );
+    let backend = Questioned { doubt: "(doubt)", asked: Mutex::new(Vec::new()) };
+    let outcome = generate_dialogue(&spec, &backend, 3, 0).expect("generates");
+    assert!(outcome.record.is_none());
+    assert_eq!(outcome.reasons, vec!["low_judge_score".to_string()]);
+    assert_eq!(backend.asked.lock().expect("lock").len(), 4, "two questions, two attempts");
 }
 
 #[test]

@@ -426,3 +426,71 @@ fn bad_request_is_not_retried() {
     assert!(error.contains("400"), "{error}");
     assert!(error.contains("max_tokens is too large"), "{error}");
 }
+
+/// A one-token completion with `logprobs`, as llama.cpp's server and OpenAI send it.
+fn choice_reply(content: &str, top: &[(&str, f64)]) -> Reply {
+    let alternatives: Vec<Value> =
+        top.iter().map(|(token, p)| serde_json::json!({"token": token, "logprob": p.ln(), "bytes": []})).collect();
+    let body = serde_json::json!({
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "logprobs": {"content": [{"token": content, "logprob": top[0].1.ln(), "top_logprobs": alternatives}]},
+            "finish_reason": "length"
+        }],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 1}
+    });
+    Reply::Status(200, Vec::new(), body.to_string())
+}
+
+fn yes_no() -> Vec<String> {
+    vec!["Yes".to_string(), "No".to_string()]
+}
+
+#[test]
+fn a_closed_question_reads_the_first_token_probabilities() {
+    // "Yes" and " yes" are both Yes; "Not" is not No; the rest of the mass is elsewhere.
+    let server = FakeServer::start(vec![
+        choice_reply("Yes", &[("Yes", 0.5), (" yes", 0.1), ("No", 0.2), ("Not", 0.1), ("Maybe", 0.05)]),
+        Reply::Status(500, Vec::new(), r#"{"error":{"message":"busy"}}"#.into()),
+        choice_reply("No", &[("No", 0.9), ("Yes", 0.1)]),
+    ]);
+    let backend = backend(HttpSettings { stream: true, ..server.settings() });
+    let choice = backend.choose(&request(), &yes_no()).expect("choice");
+    let p = choice.probabilities.expect("probabilities");
+    assert!((p[0] - 0.75).abs() < 1e-9 && (p[1] - 0.25).abs() < 1e-9, "{p:?}");
+    assert_eq!((choice.prompt_tokens, choice.completion_tokens), (Some(30), Some(1)));
+    let body = &server.seen()[0].body;
+    assert_eq!(body["logprobs"], true);
+    assert_eq!(body["top_logprobs"], 20);
+    assert_eq!(body["max_tokens"], 1);
+    assert_eq!(body["temperature"], 0.0);
+    assert_eq!(body["stream"], false, "a closed question is never streamed");
+    // A 500 is retried like any request.
+    let p = backend.choose(&request(), &yes_no()).expect("choice").probabilities.expect("probabilities");
+    assert!((p[0] - 0.1).abs() < 1e-9, "{p:?}");
+}
+
+#[test]
+fn a_server_without_logprobs_is_answered_from_the_reply() {
+    let server = FakeServer::start(vec![ok("**No**, they drift."), ok("Perhaps.")]);
+    let backend = backend(server.settings());
+    let choice = backend.choose(&request(), &yes_no()).expect("choice");
+    assert_eq!(choice.probabilities, Some(vec![0.0, 1.0]));
+    assert_eq!(backend.choose(&request(), &yes_no()).expect("choice").probabilities, None);
+}
+
+#[test]
+fn malformed_logprobs_are_retried_then_reported() {
+    let bad = serde_json::json!({
+        "choices": [{"index": 0, "message": {"content": "Yes"},
+                     "logprobs": {"content": [{"token": "Yes", "top_logprobs": [{"token": "Yes", "logprob": "high"}]}]}}]
+    })
+    .to_string();
+    let server = FakeServer::start(vec![Reply::Status(200, Vec::new(), bad)]);
+    let backend = backend(HttpSettings { max_retries: 2, ..server.settings() });
+    let error = backend.choose(&request(), &yes_no()).expect_err("fails");
+    let message = format!("{error:#}");
+    assert!(message.contains("top_logprobs") && message.contains("3 attempts"), "{message}");
+    assert_eq!(server.seen().len(), 3);
+}

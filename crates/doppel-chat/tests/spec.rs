@@ -51,6 +51,21 @@ fn template_variables_without_value() {
     assert_error(&text, &["conversation.opening", "`coach.nam`"]);
     let text = common::SPEC.replace("{{ coach.role }}", "{{ coach.role ");
     assert_error(&text, &["agents[0].system", "syntax"]);
+    let text = common::SPEC.to_string() + "\n[judge]\nquestions = { kind = \"Is {{ coach.kind }} kind?\" }\n";
+    assert_error(&text, &["judge.questions.kind", "`coach.kind`"]);
+}
+
+#[test]
+fn judge_methods_take_their_own_fields() {
+    let judge = |body: &str| common::SPEC.to_string() + "\n[judge]\nenabled = true\n" + body;
+    assert_error(
+        &judge("method = \"questions\"\nprompt = \"Rate {{ transcript }}\"\n"),
+        &["judge.prompt", "method = \"score\""],
+    );
+    assert_error(&judge("method = \"score\"\nquestions = { a = \"A?\" }\n"), &["judge.questions", "not `score`"]);
+    assert_error(&judge("questions = {}\n"), &["judge.questions", "at least one question"]);
+    assert_error(&judge("questions = { blank = \" \" }\n"), &["judge.questions.blank", "must not be empty"]);
+    assert_error(&judge("method = \"vibes\"\n"), &["line", "[judge]", "vibes"]);
 }
 
 #[test]

@@ -28,7 +28,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
-use super::{ChatBackend, ChatSession};
+use super::{ChatBackend, ChatSession, Choice, normalised};
 use crate::{BackendInfo, ChatRequest, ChatResponse, Error, Result, Role};
 
 /// The repetition penalty's window: the last this many generated tokens.
@@ -259,26 +259,16 @@ impl EmbeddedBackend {
         self.model.new_context(backend, params).map_err(|error| failed("to create a context", error))
     }
 
-    /// Completes `request` in `ctx`, whose cache holds `history` (positions `0..history.len()`):
-    /// the shared prefix of `history` and the prompt is kept, the rest of the prompt is read,
-    /// and the reply is generated. On return `history` is what the cache holds.
-    fn run(
+    /// Reads `prompt` into `ctx`, whose cache holds `history` (positions `0..history.len()`):
+    /// the shared prefix of `history` and the prompt is kept and the rest of the prompt is read.
+    /// On return `history` is the prompt; returns the batch and the index in it of the last
+    /// prompt token's logits.
+    fn read_prompt(
         &self,
         ctx: &mut LlamaContext<'_>,
         history: &mut Vec<LlamaToken>,
-        request: &ChatRequest,
         prompt: &[LlamaToken],
-        budget: u32,
-    ) -> Result<ChatResponse> {
-        let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
-        if budget == 0 {
-            return Ok(ChatResponse {
-                content: String::new(),
-                prompt_tokens: Some(u64::from(n_prompt)),
-                completion_tokens: Some(0),
-                finish_reason: Some("length".into()),
-            });
-        }
+    ) -> Result<(LlamaBatch<'static>, i32)> {
         // Keep what the cache shares with the prompt, but read at least the last prompt token
         // again: its logits pick the first reply token.
         let shared = history.iter().zip(prompt).take_while(|(a, b)| a == b).count().min(prompt.len() - 1);
@@ -307,7 +297,31 @@ impl EmbeddedBackend {
             ctx.decode(&mut batch).map_err(|error| failed("to read the prompt", error))?;
             history.extend_from_slice(chunk);
         }
+        let last = batch.n_tokens() - 1;
+        Ok((batch, last))
+    }
 
+    /// Completes `request` in `ctx`, whose cache holds `history` (see [`Self::read_prompt`]):
+    /// reads the prompt and generates the reply. On return `history` is what the cache holds.
+    fn run(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        history: &mut Vec<LlamaToken>,
+        request: &ChatRequest,
+        prompt: &[LlamaToken],
+        budget: u32,
+    ) -> Result<ChatResponse> {
+        let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
+        if budget == 0 {
+            return Ok(ChatResponse {
+                content: String::new(),
+                prompt_tokens: Some(u64::from(n_prompt)),
+                completion_tokens: Some(0),
+                finish_reason: Some("length".into()),
+            });
+        }
+        let (mut batch, mut logits) = self.read_prompt(ctx, history, prompt)?;
+        let mut position = i32::try_from(history.len()).unwrap_or(i32::MAX);
         let mut sampler = LlamaSampler::chain_simple([
             LlamaSampler::penalties(self.model.n_vocab(), PENALTY_LAST_N, PENALTY_REPEAT, 0.0, 0.0),
             LlamaSampler::top_p(request.sampling.top_p as f32, 1),
@@ -318,7 +332,6 @@ impl EmbeddedBackend {
         let mut text = Vec::new();
         let mut generated = 0_u32;
         let mut finish = "length";
-        let mut logits = batch.n_tokens() - 1;
         while generated < budget {
             let token = sampler.sample(ctx, logits);
             if vocab.is_eog(token) {
@@ -352,6 +365,66 @@ impl EmbeddedBackend {
     }
 }
 
+impl EmbeddedBackend {
+    /// The tokens that begin an option word: each spelling (as given, lower case, capitalised,
+    /// with and without a leading space) that is a single token of the vocabulary.
+    fn option_tokens(&self, option: &str) -> Vec<LlamaToken> {
+        let lower = option.to_lowercase();
+        let mut capitalised = lower.clone();
+        if let Some(first) = capitalised.get(..1) {
+            capitalised = first.to_uppercase() + &capitalised[1..];
+        }
+        let vocab = self.model.vocab();
+        let mut tokens = Vec::new();
+        for spelling in [option.to_string(), lower, capitalised, option.to_uppercase()] {
+            for text in [spelling.clone(), format!(" {spelling}")] {
+                if let [token] = vocab.tokenize(text.as_bytes(), false, false)[..]
+                    && !tokens.contains(&token)
+                {
+                    tokens.push(token);
+                }
+            }
+        }
+        tokens
+    }
+
+    /// Answers a closed question in `ctx` (see [`Self::read_prompt`]): the softmax of the last
+    /// prompt token's logits, summed over each option's tokens and normalised over the options.
+    /// An option with no single-token spelling is answered by generating instead.
+    fn choose_in(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        history: &mut Vec<LlamaToken>,
+        request: &ChatRequest,
+        options: &[String],
+    ) -> Result<Option<Choice>> {
+        let spellings: Vec<Vec<LlamaToken>> = options.iter().map(|o| self.option_tokens(o)).collect();
+        if spellings.iter().any(Vec::is_empty) {
+            return Ok(None);
+        }
+        let (prompt, _) = self.plan(request)?;
+        let (_batch, last) = self.read_prompt(ctx, history, &prompt)?;
+        let logits = ctx.get_logits_ith(last);
+        let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let total: f64 = logits.iter().map(|&l| f64::from(l - top).exp()).sum();
+        let masses = spellings
+            .iter()
+            .map(|tokens| {
+                tokens
+                    .iter()
+                    .filter_map(|t| usize::try_from(t.0).ok().and_then(|i| logits.get(i)))
+                    .map(|&l| f64::from(l - top).exp() / total)
+                    .sum()
+            })
+            .collect();
+        Ok(Some(Choice {
+            probabilities: normalised(masses),
+            prompt_tokens: Some(prompt.len() as u64),
+            completion_tokens: Some(0),
+        }))
+    }
+}
+
 impl ChatBackend for EmbeddedBackend {
     /// A fresh context sized to the request: independent of every other request.
     fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
@@ -363,6 +436,18 @@ impl ChatBackend for EmbeddedBackend {
 
     fn info(&self) -> BackendInfo {
         BackendInfo { kind: "embedded".into(), model: self.name.clone(), base_url: None }
+    }
+
+    /// Reads the probabilities from the model's next-token distribution (see
+    /// [`Self::choose_in`]), in a fresh context sized to the request.
+    fn choose(&self, request: &ChatRequest, options: &[String]) -> Result<Choice> {
+        let (prompt, _) = self.plan(request)?;
+        let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
+        let mut ctx = self.new_context(n_prompt + 1)?;
+        match self.choose_in(&mut ctx, &mut Vec::new(), request, options)? {
+            Some(choice) => Ok(choice),
+            None => super::choose_by_reply(|r| self.complete(r), request, options),
+        }
     }
 
     /// A session keeps one full-size context and its token history, so that each request reads
@@ -389,6 +474,19 @@ impl ChatSession for EmbeddedSession<'_> {
             empty => empty.insert(self.backend.new_context(self.backend.context)?),
         };
         self.backend.run(ctx, &mut self.history, request, &prompt, budget)
+    }
+
+    /// Reads the probabilities in the session's context, so that questions about the same text
+    /// read only what follows their shared beginning.
+    fn choose(&mut self, request: &ChatRequest, options: &[String]) -> Result<Choice> {
+        let ctx = match &mut self.context {
+            Some(ctx) => ctx,
+            empty => empty.insert(self.backend.new_context(self.backend.context)?),
+        };
+        match self.backend.choose_in(ctx, &mut self.history, request, options)? {
+            Some(choice) => Ok(choice),
+            None => super::choose_by_reply(|r| self.complete(r), request, options),
+        }
     }
 }
 

@@ -10,13 +10,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use ureq::http::{HeaderMap, StatusCode};
 
-use super::ChatBackend;
+use super::{ChatBackend, Choice, normalised};
 use crate::{BackendInfo, ChatRequest, ChatResponse, Error, Result};
 
 /// The longest wait between two attempts computed from the backoff.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait a `Retry-After` header may ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How many most likely first tokens a closed question asks the server for (OpenAI allows up
+/// to 20).
+const TOP_LOGPROBS: u32 = 20;
 /// How much of an error response's body is quoted in messages.
 const MAX_QUOTED_BODY: usize = 300;
 
@@ -179,8 +182,17 @@ impl HttpBackend {
 
     /// One attempt: send the request and read the reply.
     fn attempt(&self, body: &str) -> std::result::Result<ChatResponse, Failure> {
+        match self.exchange(body, self.settings.stream)? {
+            Reply::Streamed(response) => Ok(response),
+            Reply::Whole(text) => parse_completion(&text).map_err(Failure::retry),
+        }
+    }
+
+    /// One exchange: send the body and read the reply, as server-sent events when `stream` is
+    /// asked and the server streams, else whole.
+    fn exchange(&self, body: &str, stream: bool) -> std::result::Result<Reply, Failure> {
         let mut builder = self.agent.post(&self.url).header("Content-Type", "application/json");
-        builder = builder.header("Accept", if self.settings.stream { "text/event-stream" } else { "application/json" });
+        builder = builder.header("Accept", if stream { "text/event-stream" } else { "application/json" });
         if let Some(key) = &self.api_key {
             builder = builder.header("Authorization", format!("Bearer {key}"));
         }
@@ -197,16 +209,36 @@ impl HttpBackend {
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
-        if self.settings.stream && is_event_stream {
-            read_stream(response.body_mut().as_reader()).map_err(|e| match e {
+        if stream && is_event_stream {
+            read_stream(response.body_mut().as_reader()).map(Reply::Streamed).map_err(|e| match e {
                 StreamError::Read(e) => self.transport_failure(ureq::Error::from(e)),
                 StreamError::Data(message) => Failure::retry(message),
             })
         } else {
             // A server may answer a streaming request with a whole JSON reply: accept it.
             let text = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string();
-            let text = text.map_err(|e| self.transport_failure(e))?;
-            parse_completion(&text).map_err(Failure::retry)
+            text.map(Reply::Whole).map_err(|e| self.transport_failure(e))
+        }
+    }
+
+    /// Runs `once` until it succeeds, a failure is not retryable or the retries are spent,
+    /// waiting between attempts as the server asks (`Retry-After`) or by the backoff.
+    fn with_retries<T>(&self, mut once: impl FnMut() -> std::result::Result<T, Failure>) -> Result<T> {
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let failure = match once() {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            if !failure.retryable || attempts > self.settings.max_retries {
+                return Err(self.final_error(failure, attempts));
+            }
+            let wait = match failure.retry_after {
+                Some(wait) => wait.min(MAX_RETRY_AFTER),
+                None => self.backoff(attempts),
+            };
+            (self.sleep)(wait);
         }
     }
 
@@ -315,22 +347,45 @@ impl HttpBackend {
 impl ChatBackend for HttpBackend {
     fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
         let body = self.request_body(request).to_string();
-        let mut attempts = 0u32;
-        loop {
-            attempts += 1;
-            let failure = match self.attempt(&body) {
-                Ok(response) => return Ok(response),
-                Err(failure) => failure,
-            };
-            if !failure.retryable || attempts > self.settings.max_retries {
-                return Err(self.final_error(failure, attempts));
-            }
-            let wait = match failure.retry_after {
-                Some(wait) => wait.min(MAX_RETRY_AFTER),
-                None => self.backoff(attempts),
-            };
-            (self.sleep)(wait);
+        self.with_retries(|| self.attempt(&body))
+    }
+
+    /// Asks for one token at temperature 0 with the `TOP_LOGPROBS` most likely first tokens
+    /// (`logprobs`), and sums the probabilities of the tokens that spell each option (case and
+    /// surrounding spaces aside). A server that returns no `logprobs`, or none of the options
+    /// among them, is answered from the generated word instead (probability 1).
+    fn choose(&self, request: &ChatRequest, options: &[String]) -> Result<Choice> {
+        let mut short = request.clone();
+        short.sampling.temperature = 0.0;
+        short.sampling.top_p = 1.0;
+        short.sampling.max_tokens = 1;
+        let mut body = self.request_body(&short);
+        if let Value::Object(map) = &mut body {
+            map.insert("stream".into(), json!(false));
+            map.insert("logprobs".into(), json!(true));
+            map.insert("top_logprobs".into(), json!(TOP_LOGPROBS));
         }
+        let body = body.to_string();
+        let (response, top) = self.with_retries(|| match self.exchange(&body, false)? {
+            Reply::Whole(text) => parse_choice(&text).map_err(Failure::retry),
+            Reply::Streamed(response) => Ok((response, Vec::new())),
+        })?;
+        let masses: Vec<f64> = options
+            .iter()
+            .map(|option| {
+                let option = option.to_lowercase();
+                top.iter().filter(|(token, _)| token.trim().to_lowercase() == option).map(|(_, p)| p).sum()
+            })
+            .collect();
+        let probabilities = normalised(masses).or_else(|| {
+            super::option_of(&response.content, options)
+                .map(|chosen| (0..options.len()).map(|i| if i == chosen { 1.0 } else { 0.0 }).collect())
+        });
+        Ok(Choice {
+            probabilities,
+            prompt_tokens: response.prompt_tokens,
+            completion_tokens: response.completion_tokens,
+        })
     }
 
     fn info(&self) -> BackendInfo {
@@ -340,6 +395,14 @@ impl ChatBackend for HttpBackend {
             base_url: Some(self.settings.base_url.clone()),
         }
     }
+}
+
+/// A server's reply to one exchange.
+enum Reply {
+    /// A whole JSON body, unparsed.
+    Whole(String),
+    /// A completion read from server-sent events.
+    Streamed(ChatResponse),
 }
 
 /// What went wrong in one attempt.
@@ -457,6 +520,33 @@ fn parse_completion(text: &str) -> std::result::Result<ChatResponse, String> {
         completion_tokens: token_count(usage, "completion_tokens"),
         finish_reason: choice.get("finish_reason").and_then(Value::as_str).map(str::to_string),
     })
+}
+
+/// Reads a one-token completion asked with `logprobs`: the completion and the first token's
+/// alternatives with their probabilities (empty when the server sent no `logprobs`).
+fn parse_choice(text: &str) -> std::result::Result<(ChatResponse, Vec<(String, f64)>), String> {
+    let response = parse_completion(text)?;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("the reply is not JSON ({e})"))?;
+    let first = value.pointer("/choices/0/logprobs/content/0");
+    let mut top = Vec::new();
+    if let Some(first) = first {
+        let alternatives = first.get("top_logprobs").and_then(Value::as_array).cloned().unwrap_or_default();
+        let alternatives = if alternatives.is_empty() { vec![first.clone()] } else { alternatives };
+        for alternative in alternatives {
+            let token = alternative.get("token").and_then(Value::as_str);
+            let logprob = alternative.get("logprob").and_then(Value::as_f64);
+            match (token, logprob) {
+                (Some(token), Some(logprob)) if logprob <= 0.0 => top.push((token.to_string(), logprob.exp())),
+                _ => {
+                    return Err(format!(
+                        "a `top_logprobs` entry is not a token and a log-probability: {}",
+                        quote(&alternative.to_string())
+                    ));
+                }
+            }
+        }
+    }
+    Ok((response, top))
 }
 
 enum StreamError {

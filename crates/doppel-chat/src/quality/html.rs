@@ -63,6 +63,7 @@ struct Context {
     diversity: Vec<Row>,
     self_similarity: String,
     length_rows: Vec<Row>,
+    judge_questions: Vec<Row>,
     charts: Vec<Chart>,
     scenario_chart: Option<Chart>,
     scenarios: Vec<Row>,
@@ -510,6 +511,11 @@ fn context(report: &ChatReport) -> Context {
             report.diversity.self_similarity_pairs
         ),
         length_rows,
+        judge_questions: report
+            .judge_questions
+            .iter()
+            .map(|q| row(vec![q.name.clone(), q.count.to_string(), num(Some(q.mean), 3), pct(Some(q.below_half))]))
+            .collect(),
         charts,
         scenario_chart,
         scenarios,

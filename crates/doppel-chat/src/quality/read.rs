@@ -21,6 +21,7 @@ struct LooseMetadata {
     sampling: Option<SamplingParams>,
     turns: Option<usize>,
     judge_score: Option<f64>,
+    judge_criteria: Option<BTreeMap<String, f64>>,
     attempts: Option<u32>,
     spec_fingerprint: Option<String>,
     provenance: Option<String>,
@@ -52,6 +53,7 @@ pub fn minimal_metadata(index: u64, messages: &[Message]) -> DialogueMetadata {
         sampling: SamplingParams::default(),
         turns: spoken_turns(messages),
         judge_score: None,
+        judge_criteria: None,
         attempts: 0,
         spec_fingerprint: String::new(),
         provenance: String::new(),
@@ -137,6 +139,7 @@ fn apply_metadata(metadata: &mut DialogueMetadata, raw: &Value) -> std::result::
         metadata.turns = v;
     }
     metadata.judge_score = loose.judge_score;
+    metadata.judge_criteria = loose.judge_criteria;
     if let Some(v) = loose.attempts {
         metadata.attempts = v;
     }

@@ -244,10 +244,48 @@ pub struct ChatReport {
     pub personas: Vec<PersonaAttribute>,
     /// Judge scores, when some dialogues have one.
     pub judge: Option<Distribution>,
+    /// The judge's questions (`method = "questions"`): per question, the dialogues that have
+    /// its score and their mean probability of `Yes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub judge_questions: Vec<JudgeQuestion>,
     /// The comparison with a real reference set.
     pub reference: Option<ReferenceComparison>,
     /// What looks wrong, in words.
     pub warnings: Vec<String>,
+}
+
+/// One judge question across the dialogues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeQuestion {
+    /// The question's name in the spec.
+    pub name: String,
+    /// Dialogues with a score for it.
+    pub count: usize,
+    /// Their mean probability of `Yes`.
+    pub mean: f64,
+    /// The share scored below 0.5 (answered `No` more likely than `Yes`).
+    pub below_half: f64,
+}
+
+/// The per-question means of the judge's criteria, by name.
+fn judge_questions(records: &[DialogueRecord]) -> Vec<JudgeQuestion> {
+    let mut scores: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for record in records {
+        for (name, score) in record.metadata.judge_criteria.iter().flatten() {
+            if score.is_finite() {
+                scores.entry(name).or_default().push(*score);
+            }
+        }
+    }
+    scores
+        .into_iter()
+        .map(|(name, values)| JudgeQuestion {
+            name: name.to_string(),
+            count: values.len(),
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            below_half: values.iter().filter(|&&v| v < 0.5).count() as f64 / values.len() as f64,
+        })
+        .collect()
 }
 
 /// The words of every user and assistant turn, with the role.
@@ -569,6 +607,7 @@ impl ChatReport {
             scenarios: scenario_coverage(records, &options.expected),
             personas: persona_coverage(records),
             judge,
+            judge_questions: judge_questions(records),
             reference,
             warnings: Vec::new(),
         };
