@@ -542,6 +542,117 @@ pub fn judge(
     }
 }
 
+/// The draw and the `(speaker, text)` turns of a finished record, for judging it again: the
+/// assistant agent speaks the `assistant` messages, the other agent the `user` ones; the persona
+/// comes from `metadata.persona` (by agent name) and the scenario from `metadata.scenario`.
+///
+/// # Errors
+///
+/// The record's scenario is not one of the spec's, or it has no spoken turns.
+pub fn replay(spec: &ChatSpec, record: &DialogueRecord) -> Result<(Draw, Vec<(usize, String)>)> {
+    let scenario = spec.scenarios.iter().position(|s| s.name == record.metadata.scenario).ok_or_else(|| {
+        let known: Vec<String> = spec.scenarios.iter().map(|s| format!("`{}`", s.name)).collect();
+        Error::InvalidData(format!(
+            "its scenario `{}` is not in the spec {} (the spec's scenarios are {})",
+            record.metadata.scenario,
+            spec.origin,
+            known.join(", ")
+        ))
+    })?;
+    let persona =
+        spec.agents.iter().map(|a| record.metadata.persona.get(&a.name).cloned().unwrap_or_default()).collect();
+    let assistant = spec.assistant_index();
+    let turns: Vec<(usize, String)> = record
+        .messages
+        .iter()
+        .filter(|m| m.role != Role::System)
+        .map(|m| (if m.role == Role::Assistant { assistant } else { 1 - assistant }, m.content.clone()))
+        .collect();
+    if turns.is_empty() {
+        return Err(Error::InvalidData("it has no user or assistant messages".into()));
+    }
+    Ok((Draw { persona, scenario }, turns))
+}
+
+/// Judges finished records again with `backend` (`doppel chat-judge`): each record's judge
+/// score and per-question scores are replaced by the spec's judge's verdict; the rest is kept.
+/// Up to `concurrency` records are judged at once; the result does not depend on it (each
+/// record gets its own sessions, and its request seed comes from `seed` and its position).
+/// `progress` is called with the number of records judged so far.
+///
+/// # Errors
+///
+/// A record does not fit the spec (see [`replay`]; the message names the record's line), a
+/// template fails, or the backend fails.
+pub fn judge_records(
+    spec: &ChatSpec,
+    backend: &dyn ChatBackend,
+    records: Vec<DialogueRecord>,
+    seed: u64,
+    concurrency: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<(Vec<DialogueRecord>, JudgeTotals)> {
+    let jobs: Vec<(Draw, Vec<(usize, String)>)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| replay(spec, r).map_err(|e| prefixed(e, &format!("record {}", i + 1))))
+        .collect::<Result<_>>()?;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let verdicts: std::sync::Mutex<Vec<Option<Result<Verdict>>>> =
+        std::sync::Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..concurrency.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((draw, turns)) = jobs.get(i) else { break };
+                    let verdict = judge(spec, backend, draw, turns, request_seed(seed, i as u64, JUDGE_TURN, 0))
+                        .map_err(|e| prefixed(e, &format!("record {}", i + 1)));
+                    if verdict.is_err() {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    verdicts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(verdict);
+                    progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                }
+            });
+        }
+    });
+    let mut verdicts = verdicts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(failed) = verdicts.iter_mut().find(|v| matches!(v, Some(Err(_))))
+        && let Some(Err(error)) = failed.take()
+    {
+        return Err(error);
+    }
+    let mut totals = JudgeTotals::default();
+    let mut judged = Vec::with_capacity(records.len());
+    for (mut record, verdict) in records.into_iter().zip(verdicts) {
+        let verdict = verdict.ok_or_else(|| Error::InvalidData("judging stopped after an error".into()))??;
+        totals.requests += verdict.requests;
+        totals.prompt_tokens += verdict.prompt_tokens;
+        totals.completion_tokens += verdict.completion_tokens;
+        totals.unparsable += usize::from(verdict.unparsable);
+        record.metadata.judge_score = Some(verdict.score);
+        record.metadata.judge_criteria = verdict.criteria;
+        judged.push(record);
+    }
+    Ok((judged, totals))
+}
+
+/// What judging records again cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JudgeTotals {
+    /// Requests sent.
+    pub requests: u64,
+    /// Prompt tokens reported by the backend.
+    pub prompt_tokens: u64,
+    /// Completion tokens reported by the backend.
+    pub completion_tokens: u64,
+    /// Records whose verdict could not be read.
+    pub unparsable: usize,
+}
+
 /// One judge question about a dialogue: the agents, the dialogue, the question, and how to
 /// answer. The dialogue comes first so that the questions share their beginning.
 pub fn question_prompt(spec: &ChatSpec, transcript: &str, question: &str) -> String {

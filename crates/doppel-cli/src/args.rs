@@ -50,6 +50,9 @@ pub enum Command {
     /// Generate fine-tuning dialogues: two role-played LLM agents talk, following a spec file
     #[command(after_help = crate::chat::CHAT_HELP)]
     Chat(crate::chat::ChatArgs),
+    /// Score generated dialogues with the spec's judge (on topic, in role, no AI talk, coherent)
+    #[command(name = "chat-judge", after_help = crate::chat::CHAT_JUDGE_HELP)]
+    ChatJudge(crate::chat::ChatJudgeArgs),
     /// Judge synthetic data against the real data: fidelity, utility, detectability, privacy
     #[command(after_help = "Examples:
   doppel evaluate --real train.csv --synthetic synthetic.csv --holdout holdout.csv --target churn \\

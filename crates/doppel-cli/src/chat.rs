@@ -78,6 +78,15 @@ pub struct ChatArgs {
     /// embedded model, the CPU cores divided by --threads]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Which model answers, and how to reach it (shared by `chat` and `chat-judge`).
+#[derive(Debug, Args)]
+pub struct ModelArgs {
     /// The model backend [default: embedded in builds that have it, unless --base-url is given;
     /// otherwise http]
     #[arg(long, value_enum)]
@@ -108,8 +117,65 @@ pub struct ChatArgs {
     /// CPU threads per request of the embedded model
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
-    #[command(flatten)]
-    pub common: CommonArgs,
+}
+
+/// A model backend made from the command line, and how many requests it takes at once.
+pub struct Backend {
+    pub backend: Box<dyn ChatBackend>,
+    pub concurrency: usize,
+}
+
+impl ModelArgs {
+    /// Checks the flags and makes the backend; `concurrency` as given, else the default for
+    /// the backend (8 for a server; the CPU cores divided by --threads for the embedded model).
+    pub fn backend(&self, concurrency: Option<usize>) -> Result<Backend> {
+        let backend_arg = match self.backend {
+            Some(backend) => backend,
+            None if cfg!(feature = "embedded") && self.base_url.is_none() => ChatBackendArg::Embedded,
+            None => ChatBackendArg::Http,
+        };
+        if self.threads == 0 {
+            bail!("`--threads 0`: expected at least 1");
+        }
+        let concurrency = match (concurrency, backend_arg) {
+            (Some(0), _) => bail!("`--concurrency 0`: expected at least 1"),
+            (Some(given), _) => given,
+            (None, ChatBackendArg::Embedded) => {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                (cores / self.threads).max(1)
+            }
+            (None, _) => DEFAULT_HTTP_CONCURRENCY,
+        };
+        match backend_arg {
+            ChatBackendArg::Embedded if self.base_url.is_some() => {
+                bail!("`--base-url` is for `--backend http`; the embedded model runs in-process")
+            }
+            ChatBackendArg::Http if self.model_path.is_some() => {
+                bail!("`--model-path` is for `--backend embedded`; with a chat server, name the model with --model")
+            }
+            _ => {}
+        }
+        if self.timeout_seconds == 0 {
+            bail!("`--timeout-seconds 0`: expected at least 1");
+        }
+        let backend: Box<dyn ChatBackend> = match backend_arg {
+            ChatBackendArg::Mock => Box::new(MockBackend::default()),
+            ChatBackendArg::Embedded => embedded_backend(self)?,
+            ChatBackendArg::Http => {
+                let settings = HttpSettings {
+                    base_url: self.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
+                    model: self.model.clone(),
+                    api_key_env: self.api_key_env.clone(),
+                    stream: self.stream,
+                    timeout: Duration::from_secs(self.timeout_seconds),
+                    max_retries: self.max_retries,
+                    backoff: Duration::from_millis(500),
+                };
+                Box::new(HttpBackend::new(settings)?)
+            }
+        };
+        Ok(Backend { backend, concurrency })
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -157,7 +223,7 @@ fn parse_dialogues(text: &str) -> Result<u64> {
 
 /// The embedded model, from `--model-path` or the default place.
 #[cfg(feature = "embedded")]
-fn embedded_backend(args: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
+fn embedded_backend(args: &ModelArgs) -> Result<Box<dyn ChatBackend>> {
     use doppel_chat::backend::{EmbeddedBackend, EmbeddedSettings};
     let path = match &args.model_path {
         Some(path) => path.clone(),
@@ -172,7 +238,7 @@ fn embedded_backend(args: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
 
 /// Without the `embedded` feature there is no embedded model.
 #[cfg(not(feature = "embedded"))]
-fn embedded_backend(_: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
+fn embedded_backend(_: &ModelArgs) -> Result<Box<dyn ChatBackend>> {
     bail!(
         "this doppel was built without the embedded model; build with \
          `cargo build --release -p doppel-cli --features embedded` or use --base-url"
@@ -182,35 +248,6 @@ fn embedded_backend(_: &ChatArgs) -> Result<Box<dyn ChatBackend>> {
 pub fn chat(args: ChatArgs) -> Result<()> {
     let started = Instant::now();
     let n = parse_dialogues(&args.dialogues)?;
-    let backend_arg = match args.backend {
-        Some(backend) => backend,
-        None if cfg!(feature = "embedded") && args.base_url.is_none() => ChatBackendArg::Embedded,
-        None => ChatBackendArg::Http,
-    };
-    if args.threads == 0 {
-        bail!("`--threads 0`: expected at least 1");
-    }
-    let concurrency = match (args.concurrency, backend_arg) {
-        (Some(0), _) => bail!("`--concurrency 0`: expected at least 1"),
-        (Some(given), _) => given,
-        (None, ChatBackendArg::Embedded) => {
-            let cores = std::thread::available_parallelism().map_or(1, usize::from);
-            (cores / args.threads).max(1)
-        }
-        (None, _) => DEFAULT_HTTP_CONCURRENCY,
-    };
-    match backend_arg {
-        ChatBackendArg::Embedded if args.base_url.is_some() => {
-            bail!("`--base-url` is for `--backend http`; the embedded model runs in-process")
-        }
-        ChatBackendArg::Http if args.model_path.is_some() => {
-            bail!("`--model-path` is for `--backend embedded`; with a chat server, name the model with --model")
-        }
-        _ => {}
-    }
-    if args.timeout_seconds == 0 {
-        bail!("`--timeout-seconds 0`: expected at least 1");
-    }
     if args.output.as_os_str() == "-" {
         bail!("`-o -`: chat output must be a file (it is appended to and resumed)");
     }
@@ -218,22 +255,7 @@ pub fn chat(args: ChatArgs) -> Result<()> {
         bail!("{} is also the spec; choose another output path", args.output.display());
     }
     let spec = ChatSpec::read(&args.spec)?;
-    let backend: Box<dyn ChatBackend> = match backend_arg {
-        ChatBackendArg::Mock => Box::new(MockBackend::default()),
-        ChatBackendArg::Embedded => embedded_backend(&args)?,
-        ChatBackendArg::Http => {
-            let settings = HttpSettings {
-                base_url: args.base_url.clone().unwrap_or_else(|| DEFAULT_BASE_URL.into()),
-                model: args.model.clone(),
-                api_key_env: args.api_key_env.clone(),
-                stream: args.stream,
-                timeout: Duration::from_secs(args.timeout_seconds),
-                max_retries: args.max_retries,
-                backoff: Duration::from_millis(500),
-            };
-            Box::new(HttpBackend::new(settings)?)
-        }
-    };
+    let Backend { backend, concurrency } = args.model.backend(args.concurrency)?;
     let info = backend.info();
     let quiet = args.common.quiet;
     if args.output.exists() && !args.common.force && !quiet {
@@ -298,6 +320,140 @@ pub fn chat(args: ChatArgs) -> Result<()> {
             summary.completion_tokens,
             summary.seconds,
             summary.tokens_per_second,
+            manifest_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// `doppel chat-judge`'s examples and notes.
+pub const CHAT_JUDGE_HELP: &str = "\
+Examples:
+  Judge generated dialogues again with a bigger model behind a local server:
+    doppel chat-judge dialogues.jsonl --spec examples/chat/hr-coaching.toml -o judged.jsonl \\
+        --base-url http://127.0.0.1:8080/v1 --model qwen2.5-7b-instruct
+  With the embedded model (a build with `--features embedded`):
+    doppel chat-judge dialogues.jsonl --spec examples/chat/hr-coaching.toml -o judged.jsonl --backend embedded
+
+The spec's [judge] section says how (default: yes/no questions, each scored by the model's
+probability of Yes; see docs/chat.md), whether or not `enabled` is set. Records need the metadata
+`doppel chat` writes inline (scenario, persona). Every record is written back with its
+`judge_score` and `judge_criteria` replaced, in the chat format; `doppel chat-report` then shows
+the score distribution. A provenance manifest goes to <output>.manifest.json.";
+
+#[derive(Debug, Args)]
+pub struct ChatJudgeArgs {
+    /// The dialogues (JSON Lines from `doppel chat`, chat format or ShareGPT, metadata inline)
+    #[arg(value_name = "DIALOGUES")]
+    pub input: PathBuf,
+    /// The conversation spec the dialogues follow (its agents, scenarios and [judge] section)
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+    /// The judged dialogues (JSON Lines, chat format, metadata inline)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// The seed of the judge's requests
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Dialogues judged at once (the output does not depend on it) [default: 8; with the
+    /// embedded model, the CPU cores divided by --threads]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+#[derive(Debug, Serialize)]
+struct JudgeManifest<'a> {
+    format: &'static str,
+    version: u32,
+    doppel_version: &'static str,
+    command: &'static str,
+    created_at: String,
+    input: String,
+    output: String,
+    spec: SpecInfo<'a>,
+    judge_method: doppel_chat::spec::JudgeMethod,
+    seed: u64,
+    dialogues: usize,
+    concurrency: usize,
+    backend: BackendInfo,
+    totals: &'a doppel_chat::dialogue::JudgeTotals,
+    mean_score: Option<f64>,
+    seconds: f64,
+}
+
+pub fn chat_judge(args: ChatJudgeArgs) -> Result<()> {
+    let started = Instant::now();
+    if args.output.as_os_str() == "-" {
+        bail!("`-o -`: write the judged dialogues to a file");
+    }
+    crate::commands::check_output(&args.output, &[&args.input, &args.spec], &args.common)?;
+    let spec = ChatSpec::read(&args.spec)?;
+    let records = doppel_chat::quality::read_records(&args.input)?;
+    if records.is_empty() {
+        bail!("{}: no dialogues to judge", args.input.display());
+    }
+    let Backend { backend, concurrency } = args.model.backend(args.concurrency)?;
+    let info = backend.info();
+    let bar = progress::bar(args.common.quiet, records.len() as u64, "judged");
+    let count = records.len();
+    let result = doppel_chat::dialogue::judge_records(&spec, backend.as_ref(), records, args.seed, concurrency, &|n| {
+        bar.set_position(n as u64);
+    });
+    bar.finish_and_clear();
+    let (judged, totals) = result.map_err(|e| {
+        let e = anyhow::Error::new(e).context(format!("judging {}", args.input.display()));
+        match &info.base_url {
+            Some(url) => e.context(format!("with the chat server at {url}")),
+            None => e,
+        }
+    })?;
+    let mut text = String::new();
+    for record in &judged {
+        let (line, _) = doppel_chat::output::record_lines(
+            record,
+            doppel_chat::spec::OutputFormat::Openai,
+            doppel_chat::spec::MetadataMode::Inline,
+        );
+        text.push_str(&line);
+    }
+    crate::commands::write_text_atomically(&args.output, &text, args.common.force)?;
+    let scores: Vec<f64> = judged.iter().filter_map(|r| r.metadata.judge_score).collect();
+    let mean_score = (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);
+    let manifest_path = manifest::path_for(&args.output);
+    let manifest = JudgeManifest {
+        format: manifest::MANIFEST_FORMAT,
+        version: 1,
+        doppel_version: env!("CARGO_PKG_VERSION"),
+        command: "chat-judge",
+        created_at: manifest::now(),
+        input: args.input.display().to_string(),
+        output: args.output.display().to_string(),
+        spec: SpecInfo { path: args.spec.display().to_string(), name: &spec.name, fingerprint: &spec.fingerprint },
+        judge_method: spec.judge_method(),
+        seed: args.seed,
+        dialogues: count,
+        concurrency,
+        backend: info,
+        totals: &totals,
+        mean_score,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let text = serde_json::to_string_pretty(&manifest)? + "\n";
+    crate::commands::write_text_atomically(&manifest_path, &text, true)
+        .with_context(|| format!("cannot write {}", manifest_path.display()))?;
+    if !args.common.quiet {
+        eprintln!(
+            "judged {count} dialogues into {} (mean score {}, {} unparsable; {} requests, {} prompt tokens in {:.1}s); provenance in {}",
+            args.output.display(),
+            mean_score.map_or("n/a".to_string(), |m| format!("{m:.3}")),
+            totals.unparsable,
+            totals.requests,
+            totals.prompt_tokens,
+            started.elapsed().as_secs_f64(),
             manifest_path.display()
         );
     }

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => sample_command(args),
         Command::Synth(args) => synth(args),
         Command::Chat(args) => crate::chat::chat(args),
+        Command::ChatJudge(args) => crate::chat::chat_judge(args),
         Command::Evaluate(args) => crate::evaluate::evaluate(args),
         Command::Report(args) => crate::evaluate::report(args),
         Command::ChatReport(args) => crate::chat_tools::chat_report(args),

@@ -302,3 +302,63 @@ fn chat_talks_to_an_openai_compatible_server() {
     assert!(first["messages"][1]["content"].as_str().is_some_and(|c| c.starts_with("Well, ")));
     assert_eq!(first["metadata"]["backend"]["base_url"], url.as_str());
 }
+
+#[test]
+fn chat_judge_scores_every_record_whatever_the_concurrency() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spec = write_spec(&dir, "bank.toml", SPEC);
+    let dialogues = path_in(&dir, "dialogues.jsonl");
+    assert_eq!(chat(&spec, &dialogues, "10", &["-q"]).code, 0);
+    let judge = |out: &str, concurrency: &str| {
+        doppel(&[
+            "chat-judge",
+            &dialogues,
+            "--spec",
+            &spec,
+            "-o",
+            out,
+            "--backend",
+            "mock",
+            "--concurrency",
+            concurrency,
+        ])
+    };
+    let one = path_in(&dir, "judged-1.jsonl");
+    let output = judge(&one, "1");
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stderr.contains("judged 10 dialogues"), "{}", output.stderr);
+    let text = std::fs::read_to_string(&one).expect("reads");
+    let original = std::fs::read_to_string(&dialogues).expect("reads");
+    assert_eq!(text.lines().count(), 10);
+    for (judged, before) in text.lines().zip(original.lines()) {
+        let judged: serde_json::Value = serde_json::from_str(judged).expect("JSON");
+        let before: serde_json::Value = serde_json::from_str(before).expect("JSON");
+        assert_eq!(judged["messages"], before["messages"]);
+        let score = judged["metadata"]["judge_score"].as_f64().expect("a score");
+        assert!((0.0..=1.0).contains(&score), "{score}");
+        let criteria = judged["metadata"]["judge_criteria"].as_object().expect("criteria");
+        let names: Vec<&str> = criteria.keys().map(String::as_str).collect();
+        assert_eq!(names, ["coherent", "in_role_agent", "in_role_customer", "no_ai_talk", "on_topic"]);
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{one}.manifest.json")).expect("manifest"))
+            .expect("JSON");
+    assert_eq!(manifest["command"], "chat-judge");
+    assert_eq!(manifest["judge_method"], "questions");
+    assert_eq!(manifest["totals"]["requests"], 50);
+    // Four at once give the same file.
+    let four = path_in(&dir, "judged-4.jsonl");
+    assert_eq!(judge(&four, "4").code, 0);
+    assert_eq!(std::fs::read_to_string(&four).expect("reads"), text);
+    // The output exists: refused without --force, and the input is never overwritten.
+    assert_eq!(judge(&one, "1").code, 2);
+    let output = judge(&dialogues, "1");
+    assert_eq!(output.code, 2, "{}", output.stderr);
+    assert_eq!(std::fs::read_to_string(&dialogues).expect("reads"), original);
+    // A record whose scenario the spec does not have is named.
+    let other = write_spec(&dir, "other.toml", &SPEC.replace("name = \"lost-card\"", "name = \"stolen-card\""));
+    let out = path_in(&dir, "judged-other.jsonl");
+    let output =
+        doppel(&["chat-judge", &dialogues, "--spec", &other, "-o", &out, "--backend", "mock", "--concurrency", "2"]);
+    assert_fails(output, &["record 1", "`lost-card`", "other.toml", "`stolen-card`"], &out);
+}
