@@ -198,3 +198,42 @@ fn a_session_reads_only_the_new_messages_and_is_repeatable() {
         fresh_seconds / session_seconds
     );
 }
+
+#[test]
+fn closed_questions_read_probabilities_from_the_logits() {
+    let Some(backend) = backend() else { return };
+    let options = vec!["Yes".to_string(), "No".to_string()];
+    let question = |text: &str| ChatRequest {
+        messages: vec![Message::new(
+            Role::User,
+            format!(
+                "Read this conversation.\n\nDana: How do you handle conflict?\nSam: I listen to both sides first.\n\n\
+                 Question: {text}\nAnswer with Yes or No."
+            ),
+        )],
+        sampling: SamplingParams { temperature: 0.0, top_p: 1.0, max_tokens: 1 },
+        seed: Some(1),
+        stop: Vec::new(),
+    };
+    let first = question("Is the conversation about handling conflict?");
+    let second = question("Does Sam mention an AI?");
+    let alone = backend.choose(&first, &options).expect("a choice");
+    let p = alone.probabilities.clone().expect("Yes and No are single tokens of SmolLM2's vocabulary");
+    assert_eq!(p.len(), 2);
+    assert!((p[0] + p[1] - 1.0).abs() < 1e-9, "{p:?}");
+    assert!(p.iter().all(|x| (0.0..=1.0).contains(x) && *x > 1e-6), "{p:?}");
+    assert_eq!(alone.completion_tokens, Some(0), "nothing is generated");
+    // The same question again gives the same probabilities; in a session, a second question about
+    // the same conversation reuses what it shares with the first and gives what a fresh context does.
+    assert_eq!(backend.choose(&first, &options).expect("a choice"), alone);
+    let mut session = backend.session();
+    let in_session = session.choose(&first, &options).expect("a choice").probabilities.expect("p");
+    let second_in_session = session.choose(&second, &options).expect("a choice").probabilities.expect("p");
+    let second_alone = backend.choose(&second, &options).expect("a choice").probabilities.expect("p");
+    for (a, b) in [(&in_session, &p), (&second_in_session, &second_alone)] {
+        assert!((a[0] - b[0]).abs() < 1e-3, "session {a:?} against a fresh context {b:?}");
+    }
+    // An option that is no single token is answered by generating (here, never matched).
+    let odd = vec!["Zqxjv".to_string(), "Wvkpl".to_string()];
+    assert_eq!(backend.choose(&first, &odd).expect("a choice").probabilities, None);
+}
