@@ -13,7 +13,9 @@
 //! 2. the same command to another output, killed (SIGKILL) once its first record is written, then
 //!    run again: the output is resumed to exactly 12 distinct records, the records written before
 //!    the kill are kept as they were, and the indices after them skip exactly the dialogues the
-//!    second run reports as dropped (none dropped: indices 0..12 without gaps).
+//!    second run reports as dropped (none dropped: indices 0..12 without gaps);
+//! 3. `doppel chat-judge` scores the first run's records through the server: every record gets a
+//!    probability of "Yes" per judge question, read from the server's `logprobs`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -253,4 +255,40 @@ fn chat_with_a_real_server_and_a_kill_resumes() {
         if same { "byte-identical to" } else { "differs from (the server's batching is not bitwise deterministic)" }
     );
     assert!(Path::new(&format!("{resumed}.manifest.json")).exists());
+
+    // 3. The judge's questions through the server: probabilities come from its `logprobs`
+    // (a reply read as a plain "Yes" or "No" would give only 0 or 1).
+    let judged = path_in(&dir, "judged.jsonl");
+    let started = Instant::now();
+    let output = doppel(&[
+        "chat-judge",
+        &whole,
+        "--spec",
+        &spec_path,
+        "-o",
+        &judged,
+        "--backend",
+        "http",
+        "--base-url",
+        &url,
+        "--model",
+        "smollm2",
+        "--concurrency",
+        CONCURRENCY,
+        "--quiet",
+    ]);
+    assert_eq!(output.code, 0, "chat-judge failed:\n{}", output.stderr);
+    let judged = lines(&judged);
+    assert_eq!(judged.len(), N);
+    let mut scores = Vec::new();
+    for (number, line) in judged.iter().enumerate() {
+        let record: Value = serde_json::from_str(line).expect("JSON");
+        let criteria = record["metadata"]["judge_criteria"].as_object().expect("judge_criteria");
+        assert_eq!(criteria.len(), spec.judge_questions().len(), "record {number}");
+        let values: Vec<f64> = criteria.values().map(|v| v.as_f64().expect("a number")).collect();
+        assert!(values.iter().all(|p| (0.0..=1.0).contains(p)), "record {number}: {values:?}");
+        assert!(values.iter().any(|p| *p > 0.0 && *p < 1.0), "record {number}: no probability read: {values:?}");
+        scores.push(record["metadata"]["judge_score"].as_f64().expect("judge_score"));
+    }
+    eprintln!("chat_server: judged {N} dialogues in {:.1}s, scores {scores:.3?}", started.elapsed().as_secs_f64());
 }
