@@ -31,6 +31,8 @@
 //! nothing), so records end with an `assistant` message.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use rand::RngExt;
 
@@ -550,6 +552,13 @@ pub fn judge(
 ///
 /// The record's scenario is not one of the spec's, or it has no spoken turns.
 pub fn replay(spec: &ChatSpec, record: &DialogueRecord) -> Result<(Draw, Vec<(usize, String)>)> {
+    if record.metadata.scenario.is_empty() {
+        return Err(Error::InvalidData(
+            "it has no `metadata.scenario`; the judge needs records as `doppel chat` writes them, with their \
+             metadata inline"
+                .into(),
+        ));
+    }
     let scenario = spec.scenarios.iter().position(|s| s.name == record.metadata.scenario).ok_or_else(|| {
         let known: Vec<String> = spec.scenarios.iter().map(|s| format!("`{}`", s.name)).collect();
         Error::InvalidData(format!(
@@ -597,29 +606,28 @@ pub fn judge_records(
         .enumerate()
         .map(|(i, r)| replay(spec, r).map_err(|e| prefixed(e, &format!("record {}", i + 1))))
         .collect::<Result<_>>()?;
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let verdicts: std::sync::Mutex<Vec<Option<Result<Verdict>>>> =
-        std::sync::Mutex::new((0..jobs.len()).map(|_| None).collect());
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let verdicts: Mutex<Vec<Option<Result<Verdict>>>> = Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..concurrency.clamp(1, jobs.len().max(1)) {
             scope.spawn(|| {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((draw, turns)) = jobs.get(i) else { break };
                     let verdict = judge(spec, backend, draw, turns, request_seed(seed, i as u64, JUDGE_TURN, 0))
                         .map_err(|e| prefixed(e, &format!("record {}", i + 1)));
                     if verdict.is_err() {
-                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        stop.store(true, Ordering::Relaxed);
                     }
-                    verdicts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(verdict);
-                    progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+                    verdicts.lock().unwrap_or_else(PoisonError::into_inner)[i] = Some(verdict);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
                 }
             });
         }
     });
-    let mut verdicts = verdicts.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut verdicts = verdicts.into_inner().unwrap_or_else(PoisonError::into_inner);
     if let Some(failed) = verdicts.iter_mut().find(|v| matches!(v, Some(Err(_))))
         && let Some(Err(error)) = failed.take()
     {

@@ -140,6 +140,10 @@ fn report_sections() {
                 .or_default()
                 .insert("mood".into(), ["calm", "angry"][i as usize % 2].into());
             r.metadata.judge_score = Some(0.5 + i as f64 / 40.0);
+            if i < 10 {
+                let criteria = [("on_topic".to_string(), 0.2 + i as f64 / 20.0), ("coherent".to_string(), 0.9)];
+                r.metadata.judge_criteria = Some(criteria.into_iter().collect());
+            }
             r
         })
         .collect();
@@ -162,6 +166,13 @@ fn report_sections() {
     let judge = report.judge.as_ref().expect("succeeds");
     assert_eq!(judge.count, 21);
     assert_eq!(judge.histogram.len(), 10);
+    // Per question: the 10 dialogues with criteria, plus the copy of record 3.
+    let questions: Vec<(&str, usize)> = report.judge_questions.iter().map(|q| (q.name.as_str(), q.count)).collect();
+    assert_eq!(questions, [("coherent", 11), ("on_topic", 11)]);
+    let on_topic = &report.judge_questions[1];
+    assert!((on_topic.mean - (0.2 * 10.0 + 45.0 / 20.0 + 0.35) / 11.0).abs() < 1e-12, "{on_topic:?}");
+    // 0.2, 0.25, ..., 0.45 (6 of 10) and the copy of record 3 (0.35) are below 0.5.
+    assert!((on_topic.below_half - 7.0 / 11.0).abs() < 1e-12, "{on_topic:?}");
     let reference = report.reference.as_ref().expect("succeeds");
     assert_eq!(reference.dialogues, 10);
     assert_eq!(reference.ks_words_per_turn, Some(0.0));
@@ -171,6 +182,7 @@ fn report_sections() {
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<svg"));
     assert!(html.contains("id=\"reference\""));
+    assert!(html.contains("Judge questions") && html.contains("<code>on_topic</code>"));
     assert!(!html.contains("<script"));
     assert!(!html.contains("<b>x</b>"), "scenario names are escaped");
     assert!(html.contains("&lt;b&gt;x&lt;/b&gt;"));

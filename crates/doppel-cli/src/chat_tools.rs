@@ -115,11 +115,18 @@ fn summary(report: &ChatReport) -> String {
     }
     if let Some(judge) = &report.judge {
         lines.push(format!(
-            "judge score         mean {}, median {} ({} judged)",
+            "judge score         mean {}, median {}, min {}, max {} ({} judged)",
             fmt(judge.mean, 3),
             fmt(judge.median, 3),
+            fmt(judge.min, 3),
+            fmt(judge.max, 3),
             judge.count
         ));
+        if !report.judge_questions.is_empty() {
+            let means: Vec<String> =
+                report.judge_questions.iter().map(|q| format!("{} {:.3}", q.name, q.mean)).collect();
+            lines.push(format!("judge questions     mean P(yes): {}", means.join(", ")));
+        }
     }
     if let Some(r) = &report.reference {
         lines.push(format!(
