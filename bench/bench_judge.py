@@ -51,6 +51,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_chat import default_doppel
+
 REPO = Path(__file__).resolve().parent.parent
 AI_SENTENCE = "As an AI language model, I don't have personal experiences, but I can share some general advice. "
 AIMED = {
@@ -63,17 +65,6 @@ AIMED = {
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def default_doppel() -> Path:
-    candidates = []
-    if os.environ.get("CARGO_TARGET_DIR"):
-        candidates.append(Path(os.environ["CARGO_TARGET_DIR"]) / "release/doppel")
-    candidates += [Path.home() / ".cache/doppel/target/release/doppel", REPO / "target/release/doppel"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    return candidates[0]
 
 
 def spec_scenarios(spec: Path) -> list[str]:

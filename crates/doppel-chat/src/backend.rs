@@ -32,9 +32,17 @@ fn choose_by_reply(
     short.sampling.top_p = 1.0;
     short.sampling.max_tokens = CHOICE_REPLY_TOKENS;
     let response = complete(&short)?;
-    let probabilities = option_of(&response.content, options)
-        .map(|chosen| (0..options.len()).map(|i| if i == chosen { 1.0 } else { 0.0 }).collect());
-    Ok(Choice { probabilities, prompt_tokens: response.prompt_tokens, completion_tokens: response.completion_tokens })
+    Ok(Choice {
+        probabilities: certain_option(&response.content, options),
+        prompt_tokens: response.prompt_tokens,
+        completion_tokens: response.completion_tokens,
+    })
+}
+
+/// Probability 1 for the option a reply starts with (see [`option_of`]), 0 for the others;
+/// `None` when it starts with none.
+fn certain_option(reply: &str, options: &[String]) -> Option<Vec<f64>> {
+    option_of(reply, options).map(|chosen| (0..options.len()).map(|i| if i == chosen { 1.0 } else { 0.0 }).collect())
 }
 
 /// Which option a reply's first word is (case-insensitive, ignoring leading spaces and

@@ -388,22 +388,22 @@ impl EmbeddedBackend {
         tokens
     }
 
-    /// Answers a closed question in `ctx` (see [`Self::read_prompt`]): the softmax of the last
-    /// prompt token's logits, summed over each option's tokens and normalised over the options.
-    /// An option with no single-token spelling is answered by generating instead.
+    /// Answers a closed question whose prompt is `prompt` in `ctx` (see [`Self::read_prompt`]):
+    /// the softmax of the last prompt token's logits, summed over each option's tokens and
+    /// normalised over the options. `None` when an option has no single-token spelling (the
+    /// caller answers by generating instead).
     fn choose_in(
         &self,
         ctx: &mut LlamaContext<'_>,
         history: &mut Vec<LlamaToken>,
-        request: &ChatRequest,
+        prompt: &[LlamaToken],
         options: &[String],
     ) -> Result<Option<Choice>> {
         let spellings: Vec<Vec<LlamaToken>> = options.iter().map(|o| self.option_tokens(o)).collect();
         if spellings.iter().any(Vec::is_empty) {
             return Ok(None);
         }
-        let (prompt, _) = self.plan(request)?;
-        let (_batch, last) = self.read_prompt(ctx, history, &prompt)?;
+        let (_batch, last) = self.read_prompt(ctx, history, prompt)?;
         let logits = ctx.get_logits_ith(last);
         let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let total: f64 = logits.iter().map(|&l| f64::from(l - top).exp()).sum();
@@ -444,7 +444,7 @@ impl ChatBackend for EmbeddedBackend {
         let (prompt, _) = self.plan(request)?;
         let n_prompt = u32::try_from(prompt.len()).unwrap_or(u32::MAX);
         let mut ctx = self.new_context(n_prompt + 1)?;
-        match self.choose_in(&mut ctx, &mut Vec::new(), request, options)? {
+        match self.choose_in(&mut ctx, &mut Vec::new(), &prompt, options)? {
             Some(choice) => Ok(choice),
             None => super::choose_by_reply(|r| self.complete(r), request, options),
         }
@@ -466,24 +466,33 @@ struct EmbeddedSession<'a> {
     history: Vec<LlamaToken>,
 }
 
-impl ChatSession for EmbeddedSession<'_> {
-    fn complete(&mut self, request: &ChatRequest) -> Result<ChatResponse> {
-        let (prompt, budget) = self.backend.plan(request)?;
+impl<'a> EmbeddedSession<'a> {
+    /// The session's context (made at the backend's full size on first use) and the tokens its
+    /// cache holds.
+    fn cache(&mut self) -> Result<(&mut LlamaContext<'a>, &mut Vec<LlamaToken>)> {
         let ctx = match &mut self.context {
             Some(ctx) => ctx,
             empty => empty.insert(self.backend.new_context(self.backend.context)?),
         };
-        self.backend.run(ctx, &mut self.history, request, &prompt, budget)
+        Ok((ctx, &mut self.history))
+    }
+}
+
+impl ChatSession for EmbeddedSession<'_> {
+    fn complete(&mut self, request: &ChatRequest) -> Result<ChatResponse> {
+        let backend = self.backend;
+        let (prompt, budget) = backend.plan(request)?;
+        let (ctx, history) = self.cache()?;
+        backend.run(ctx, history, request, &prompt, budget)
     }
 
     /// Reads the probabilities in the session's context, so that questions about the same text
     /// read only what follows their shared beginning.
     fn choose(&mut self, request: &ChatRequest, options: &[String]) -> Result<Choice> {
-        let ctx = match &mut self.context {
-            Some(ctx) => ctx,
-            empty => empty.insert(self.backend.new_context(self.backend.context)?),
-        };
-        match self.backend.choose_in(ctx, &mut self.history, request, options)? {
+        let backend = self.backend;
+        let (prompt, _) = backend.plan(request)?;
+        let (ctx, history) = self.cache()?;
+        match backend.choose_in(ctx, history, &prompt, options)? {
             Some(choice) => Ok(choice),
             None => super::choose_by_reply(|r| self.complete(r), request, options),
         }

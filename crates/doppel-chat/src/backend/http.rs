@@ -377,10 +377,7 @@ impl ChatBackend for HttpBackend {
                 top.iter().filter(|(token, _)| token.trim().to_lowercase() == option).map(|(_, p)| p).sum()
             })
             .collect();
-        let probabilities = normalised(masses).or_else(|| {
-            super::option_of(&response.content, options)
-                .map(|chosen| (0..options.len()).map(|i| if i == chosen { 1.0 } else { 0.0 }).collect())
-        });
+        let probabilities = normalised(masses).or_else(|| super::certain_option(&response.content, options));
         Ok(Choice {
             probabilities,
             prompt_tokens: response.prompt_tokens,
